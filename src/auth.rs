@@ -1,0 +1,85 @@
+//! Authorization (spec §3): who the signer is relative to a colony or process.
+//!
+//! Roles are checked from the registry; checks that depend on a process's current state
+//! (assigned executor) live in [`crate::lifecycle`], inside the writer.
+
+use crate::protocol::types::{executor_state, Colony, Executor, User};
+use crate::protocol::ApiError;
+use crate::store::Store;
+
+/// A member of a colony: an executor or a user.
+#[derive(Debug, Clone)]
+pub enum Member {
+    /// A registered executor of the colony.
+    Executor(Executor),
+    /// A registered user of the colony.
+    User(User),
+}
+
+impl Member {
+    /// Executor or user name.
+    pub fn name(&self) -> &str {
+        match self {
+            Member::Executor(e) => &e.executorname,
+            Member::User(u) => &u.name,
+        }
+    }
+}
+
+/// Signer must be the server owner.
+pub fn server_owner(server_id: &str, signer: &str) -> Result<(), ApiError> {
+    if server_id == signer {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Access denied, not server owner"))
+    }
+}
+
+/// Signer must own `colony`; returns the colony.
+pub fn colony_owner(store: &Store, colony: &str, signer: &str) -> Result<Colony, ApiError> {
+    if colony.is_empty() {
+        return Err(ApiError::forbidden("Access denied, empty colony name"));
+    }
+    let c = store
+        .colony(colony)?
+        .ok_or_else(|| ApiError::forbidden(format!("Colony with name {colony} does not exist")))?;
+    if c.colonyid != signer {
+        return Err(ApiError::forbidden("Access denied, not colony owner"));
+    }
+    Ok(c)
+}
+
+/// Signer must be an executor (approved, if `approved`) or a user of `colony`.
+pub fn member(
+    store: &Store,
+    colony: &str,
+    signer: &str,
+    approved: bool,
+) -> Result<Member, ApiError> {
+    if let Some(e) = store.executor_by_id(signer)? {
+        if e.colonyname == colony && (!approved || e.state == executor_state::APPROVED) {
+            return Ok(Member::Executor(e));
+        }
+    }
+    if let Some(u) = store.user_by_id(colony, signer)? {
+        return Ok(Member::User(u));
+    }
+    if store.colony(colony)?.is_none() {
+        return Err(ApiError::forbidden(format!(
+            "Colony with name {colony} does not exist"
+        )));
+    }
+    Err(ApiError::forbidden(format!(
+        "Access denied, not a member of Colony with name {colony}"
+    )))
+}
+
+/// Signer must be an approved executor of `colony` (assign, function registry).
+pub fn approved_executor(store: &Store, colony: &str, signer: &str) -> Result<Executor, ApiError> {
+    match member(store, colony, signer, true)? {
+        Member::Executor(e) => Ok(e),
+        Member::User(_) => Err(ApiError::forbidden(
+            "Access denied, the signer is a user, not an executor",
+        )),
+    }
+}

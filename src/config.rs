@@ -1,0 +1,275 @@
+//! Command-line and environment configuration for `colonyd serve` (decisions.md "Server and
+//! transport"). Every option has a flag; several also have an environment variable. Flags win
+//! over the environment, which wins over defaults.
+
+use crate::store::writer::SyncMode;
+use crate::transport::HttpConfig;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parsed `serve` configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the API binds (`--listen`).
+    pub listen: String,
+    /// File the bound address's port is written to (`--port-file`).
+    pub port_file: Option<PathBuf>,
+    /// Data directory (`--data-dir`).
+    pub data_dir: PathBuf,
+    /// Sync policy (`--sync`).
+    pub sync: SyncMode,
+    /// Log filter (`--log-level`).
+    pub log_level: String,
+    /// Transport limits.
+    pub http: HttpConfig,
+    /// Longest assign long-poll in seconds (`--max-long-poll`).
+    pub max_long_poll_secs: u64,
+    /// fjall block cache bytes (`--cache-size`).
+    pub cache_bytes: u64,
+    /// fjall memtable bytes per keyspace (`--memtable-size`).
+    pub memtable_bytes: u64,
+    /// fjall journal cap bytes (`--journal-size`).
+    pub journal_bytes: u64,
+    /// Executor threads (`--threads`).
+    pub threads: usize,
+}
+
+/// One documented option.
+struct Opt {
+    flag: &'static str,
+    env: &'static str,
+    value: &'static str,
+    help: &'static str,
+}
+
+const OPTS: &[Opt] = &[
+    Opt { flag: "--listen", env: "COLONYD_LISTEN", value: "HOST:PORT", help: "address to listen on; port 0 picks a free port. Default 127.0.0.1:$COLONIES_SERVER_PORT, else 127.0.0.1:50080" },
+    Opt { flag: "--port-file", env: "", value: "FILE", help: "write the bound port to FILE once listening" },
+    Opt { flag: "--data-dir", env: "COLONYD_DATA_DIR", value: "DIR", help: "data directory. Default $STATE_DIRECTORY (systemd), else ./colonyd-data" },
+    Opt { flag: "--sync", env: "COLONYD_SYNC", value: "always|never", help: "always (default): fdatasync before acknowledging any write, nothing acknowledged is lost on power loss; never: the OS decides when to write back, acknowledged writes survive a crash of colonyd but may be lost on power loss" },
+    Opt { flag: "--log-level", env: "RUST_LOG", value: "FILTER", help: "log filter, e.g. info, debug, colonyd=trace. Default info" },
+    Opt { flag: "--max-body", env: "COLONYD_MAX_BODY", value: "SIZE", help: "largest request body (413 above). Default 61MiB (a 10 MiB channel payload as clients encode it)" },
+    Opt { flag: "--body-memory", env: "COLONYD_BODY_MEMORY", value: "SIZE", help: "request-body bytes buffered at once; large requests beyond it get 503. Default 128MiB" },
+    Opt { flag: "--max-connections", env: "COLONYD_MAX_CONNECTIONS", value: "N", help: "most simultaneous client connections (503 above). Default 1024" },
+    Opt { flag: "--header-timeout", env: "", value: "SECS", help: "time to receive a request head. Default 10" },
+    Opt { flag: "--body-timeout", env: "", value: "SECS", help: "time to receive a request body. Default 60" },
+    Opt { flag: "--idle-timeout", env: "", value: "SECS", help: "keep-alive idle time before a connection is closed. Default 120" },
+    Opt { flag: "--max-long-poll", env: "", value: "SECS", help: "longest an assign request may wait. Default 3600" },
+    Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default 8MiB" },
+    Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default 4MiB" },
+    Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing. Default 64MiB" },
+    Opt { flag: "--threads", env: "COLONYD_THREADS", value: "N", help: "request-handling threads. Default: number of CPUs" },
+];
+
+/// The text of `colonyd serve --help`.
+pub fn serve_help() -> String {
+    let mut s = String::from(
+        "colonyd serve: run the ColonyOS-compatible server\n\n\
+         USAGE: colonyd serve [OPTIONS]\n\nOPTIONS (flag, environment variable):\n",
+    );
+    for o in OPTS {
+        s.push_str(&format!("  {} {}", o.flag, o.value));
+        if !o.env.is_empty() {
+            s.push_str(&format!("   [env {}]", o.env));
+        }
+        s.push_str(&format!("\n      {}\n", o.help));
+    }
+    s.push_str(
+        "  -h, --help\n      print this help\n\n\
+         SERVER OWNER: COLONIES_SERVER_ID, or COLONIES_SERVER_PRVKEY (ID derived), on first start;\n\
+         with neither, the first start generates an owner key and writes it to\n\
+         <data-dir>/server-owner.key (mode 0600). Later starts use the stored ID; if either\n\
+         variable is set it must match, or colonyd refuses to start.\n\
+         OTHER ENVIRONMENT: COLONIES_ALLOW_EXECUTOR_REREGISTER=true lets addexecutormsg replace an\n\
+         executor of the same name; BUILD_VERSION / BUILD_TIME are reported by versionmsg.\n",
+    );
+    s
+}
+
+/// Parses a size: bytes, or a number with a unit (KiB MiB GiB, K M G…).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    if let Ok(n) = s.trim().parse::<u64>() {
+        return Ok(n);
+    }
+    crate::scheduler::parse_bytes(s)
+        .and_then(|n| u64::try_from(n).map_err(|_| format!("invalid size {s:?}")))
+}
+
+impl Config {
+    /// Parses `args` (after `serve`) with `env` as the environment lookup.
+    pub fn parse(args: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let mut given: Vec<(&'static str, String)> = Vec::new();
+        let mut i = 0;
+        while let Some(arg) = args.get(i) {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) => (f.to_string(), Some(v.to_string())),
+                None => (arg.clone(), None),
+            };
+            let Some(opt) = OPTS.iter().find(|o| o.flag == flag) else {
+                return Err(format!("unknown option {arg:?} (see colonyd serve --help)"));
+            };
+            let value = match inline {
+                Some(v) => v,
+                None => {
+                    i += 1;
+                    args.get(i)
+                        .cloned()
+                        .ok_or_else(|| format!("{} needs a value: {}", opt.flag, opt.value))?
+                }
+            };
+            given.push((opt.flag, value));
+            i += 1;
+        }
+        let get = |flag: &str| -> Option<String> {
+            if let Some((_, v)) = given.iter().rev().find(|(f, _)| *f == flag) {
+                return Some(v.clone());
+            }
+            let opt = OPTS.iter().find(|o| o.flag == flag)?;
+            if opt.env.is_empty() {
+                None
+            } else {
+                env(opt.env).filter(|v| !v.is_empty())
+            }
+        };
+        let num = |flag: &str, default: u64| -> Result<u64, String> {
+            match get(flag) {
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("{flag}: expected a whole number, got {v:?}")),
+                None => Ok(default),
+            }
+        };
+        let size = |flag: &str, default: u64| -> Result<u64, String> {
+            match get(flag) {
+                Some(v) => parse_size(&v).map_err(|e| format!("{flag}: {e}")),
+                None => Ok(default),
+            }
+        };
+        let listen = match get("--listen") {
+            Some(l) => l,
+            None => {
+                let port = env("COLONIES_SERVER_PORT").filter(|p| !p.is_empty());
+                match port {
+                    Some(p) => {
+                        let p: u16 = p.trim().parse().map_err(|_| {
+                            format!("COLONIES_SERVER_PORT: expected a port number, got {p:?}")
+                        })?;
+                        format!("127.0.0.1:{p}")
+                    }
+                    None => "127.0.0.1:50080".to_string(),
+                }
+            }
+        };
+        let data_dir = get("--data-dir")
+            .or_else(|| env("STATE_DIRECTORY").filter(|s| !s.is_empty()))
+            .map(|s| PathBuf::from(s.split(':').next().unwrap_or_default()))
+            .unwrap_or_else(|| PathBuf::from("colonyd-data"));
+        let sync = match get("--sync").as_deref() {
+            None | Some("always") => SyncMode::Always,
+            Some("never") => SyncMode::Never,
+            Some(other) => return Err(format!("--sync: expected always or never, got {other:?}")),
+        };
+        let d = HttpConfig::default();
+        let secs = |flag: &str, default: Duration| -> Result<Duration, String> {
+            Ok(Duration::from_secs(num(flag, default.as_secs())?))
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = usize::try_from(num("--threads", cpus as u64)?)
+            .unwrap_or(1)
+            .clamp(1, 256);
+        let http = HttpConfig {
+            max_body: usize::try_from(size("--max-body", d.max_body as u64)?).unwrap_or(usize::MAX),
+            body_memory: usize::try_from(size("--body-memory", d.body_memory as u64)?)
+                .unwrap_or(usize::MAX),
+            header_timeout: secs("--header-timeout", d.header_timeout)?,
+            body_timeout: secs("--body-timeout", d.body_timeout)?,
+            idle_timeout: secs("--idle-timeout", d.idle_timeout)?,
+            max_connections: usize::try_from(num("--max-connections", d.max_connections as u64)?)
+                .unwrap_or(usize::MAX),
+            shutdown_grace: d.shutdown_grace,
+        };
+        Ok(Config {
+            listen,
+            port_file: get("--port-file").map(PathBuf::from),
+            data_dir,
+            sync,
+            log_level: get("--log-level").unwrap_or_else(|| "info".to_string()),
+            http,
+            max_long_poll_secs: num("--max-long-poll", 3600)?,
+            cache_bytes: size("--cache-size", 8 << 20)?,
+            memtable_bytes: size("--memtable-size", 4 << 20)?,
+            journal_bytes: size("--journal-size", 64 << 20)?,
+            threads,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Config::parse(&args, &move |k| {
+            env.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_and_precedence() {
+        let c = parse(&[], &[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:50080");
+        assert_eq!(c.data_dir, PathBuf::from("colonyd-data"));
+        assert_eq!(c.sync, SyncMode::Always);
+        let c = parse(
+            &[],
+            &[
+                ("COLONIES_SERVER_PORT", "6000"),
+                ("STATE_DIRECTORY", "/var/lib/colonyd"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:6000");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/colonyd"));
+        let c = parse(
+            &["--listen", "0.0.0.0:0", "--data-dir=/x"],
+            &[("COLONYD_LISTEN", "1.2.3.4:5")],
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:0");
+        assert_eq!(c.data_dir, PathBuf::from("/x"));
+        let c = parse(&["--max-body", "2MiB", "--sync", "never"], &[]).unwrap();
+        assert_eq!(c.http.max_body, 2 << 20);
+        assert_eq!(c.sync, SyncMode::Never);
+    }
+
+    #[test]
+    fn errors_are_clear() {
+        assert!(parse(&["--bogus"], &[])
+            .unwrap_err()
+            .contains("unknown option"));
+        assert!(parse(&["--listen"], &[])
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(parse(&["--sync", "sometimes"], &[])
+            .unwrap_err()
+            .contains("always or never"));
+        assert!(parse(&["--threads", "x"], &[])
+            .unwrap_err()
+            .contains("whole number"));
+        assert!(parse(&[], &[("COLONIES_SERVER_PORT", "abc")]).is_err());
+    }
+
+    #[test]
+    fn help_documents_every_option() {
+        let h = serve_help();
+        for o in OPTS {
+            assert!(h.contains(o.flag));
+        }
+    }
+}

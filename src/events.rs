@@ -1,0 +1,164 @@
+//! The process-event mechanism, the shutdown signal and the server's counters.
+//!
+//! Waiters use the event-listener pattern: create a listener, re-check the condition, then
+//! await the listener. A notification sent between the check and the await is therefore never
+//! lost. Events are published by the storage writer only after the sync that made the change
+//! durable, so a woken task always reads state that survives a crash.
+//!
+//! * `waiting`: a process became assignable, or a colony's assignments resumed; wakes
+//!   long-polling assigners (and, later, `subscribeprocessesmsg`).
+//! * `process`: any process changed state; wakes process subscribers, channel close notices
+//!   and workflow release (later issues).
+//! * `shutdown`: the server is stopping; every task that waits on anything also waits on this.
+
+use event_listener::{Event, EventListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// A change the writer made, published after its sync.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// A process changed; `state` is its new state.
+    Process {
+        /// Process ID.
+        processid: String,
+        /// Its colony.
+        colony: String,
+        /// Its executor type.
+        executortype: String,
+        /// New state.
+        state: i32,
+        /// Whether it is now in an assign queue.
+        assignable: bool,
+    },
+    /// Assignments in a colony were resumed.
+    Resumed,
+}
+
+/// Counters for metrics, all in one place.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// RPC requests answered.
+    pub requests: AtomicU64,
+    /// RPC requests answered with an error.
+    pub request_errors: AtomicU64,
+    /// Operations committed by the writer.
+    pub writes: AtomicU64,
+    /// Syncs performed by the writer.
+    pub syncs: AtomicU64,
+    /// Total nanoseconds spent in syncs.
+    pub sync_nanos: AtomicU64,
+    /// Open client connections.
+    pub connections: AtomicUsize,
+    /// Connections refused because of the connection cap.
+    pub connections_refused: AtomicU64,
+    /// Assigns rolled back because the reply could not be delivered.
+    pub assign_rollbacks: AtomicU64,
+}
+
+/// The shared event hub.
+#[derive(Default)]
+pub struct Events {
+    waiting: Event,
+    process: Event,
+    shutdown: Event,
+    shutting_down: AtomicBool,
+    process_generation: AtomicU64,
+    /// Metrics counters.
+    pub counters: Counters,
+}
+
+impl Events {
+    /// A new hub.
+    pub fn new() -> Events {
+        Events::default()
+    }
+
+    /// Publishes effects (called by the writer after a successful sync).
+    pub fn publish(&self, effects: &[Effect]) {
+        let mut wake_assigners = false;
+        let mut any_process = false;
+        for e in effects {
+            match e {
+                Effect::Process { assignable, .. } => {
+                    any_process = true;
+                    wake_assigners |= *assignable;
+                }
+                Effect::Resumed => wake_assigners = true,
+            }
+        }
+        if any_process {
+            self.process_generation.fetch_add(1, Ordering::AcqRel);
+            self.process.notify(usize::MAX);
+        }
+        if wake_assigners {
+            self.waiting.notify(usize::MAX);
+        }
+    }
+
+    /// A listener for "a process became assignable".
+    pub fn listen_waiting(&self) -> EventListener {
+        self.waiting.listen()
+    }
+
+    /// A listener for "some process changed".
+    pub fn listen_process(&self) -> EventListener {
+        self.process.listen()
+    }
+
+    /// Starts shutdown: every waiter is woken and sees [`Events::is_shutting_down`].
+    pub fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown.notify(usize::MAX);
+        self.waiting.notify(usize::MAX);
+        self.process.notify(usize::MAX);
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once shutdown has started.
+    pub async fn shutdown_started(&self) {
+        loop {
+            if self.is_shutting_down() {
+                return;
+            }
+            let l = self.shutdown.listen();
+            if self.is_shutting_down() {
+                return;
+            }
+            l.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_wakes_assigners_only_for_assignable() {
+        let ev = Events::new();
+        let l = ev.listen_waiting();
+        ev.publish(&[Effect::Process {
+            processid: "p".into(),
+            colony: "c".into(),
+            executortype: "t".into(),
+            state: 1,
+            assignable: false,
+        }]);
+        assert!(futures_lite::future::block_on(futures_lite::future::poll_once(l)).is_none());
+        let l = ev.listen_waiting();
+        ev.publish(&[Effect::Resumed]);
+        assert!(futures_lite::future::block_on(futures_lite::future::poll_once(l)).is_some());
+    }
+
+    #[test]
+    fn shutdown_is_seen_by_late_waiters() {
+        let ev = Events::new();
+        ev.shutdown();
+        futures_lite::future::block_on(ev.shutdown_started());
+        assert!(ev.is_shutting_down());
+    }
+}

@@ -1,0 +1,29 @@
+//! colonyd: a single-binary, ColonyOS-compatible server for edge devices.
+//!
+//! Module map (see ARCHITECTURE.md for the path of one request):
+//!
+//! * [`protocol`]: wire types, envelopes, errors (no I/O)
+//! * [`crypto`]: keys, signatures, IDs
+//! * [`store`]: fjall keyspaces, record codec, key layout, the group-commit [`store::writer`]
+//! * [`lifecycle`]: process state machine and timeouts, run inside the writer
+//! * [`scheduler`]: which waiting process an executor gets
+//! * [`events`]: process events, shutdown, counters
+//! * [`auth`]: roles (server owner, colony owner, member, executor)
+//! * [`handlers`]: one thin function per RPC
+//! * [`transport`]: hyper on smol, limits, timeouts
+//! * [`config`], [`server`]: command line and startup/shutdown
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod events;
+pub mod handlers;
+pub mod lifecycle;
+pub mod protocol;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod transport;

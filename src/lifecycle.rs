@@ -1,0 +1,426 @@
+//! The process lifecycle (spec §6.1): submit, assign, close, fail, cancel, timeouts, removal.
+//!
+//! Every function here runs inside a writer operation ([`Txn`]), so each transition is atomic
+//! and serialized with every other write. Handlers do authorization by role; the checks that
+//! depend on the process's current state (who it is assigned to, which state it is in) live here
+//! so they cannot race with another transition.
+
+use crate::protocol::json::RawJson;
+use crate::protocol::time::Timestamp;
+use crate::protocol::types::{attribute_type, state, Attribute, Executor, FunctionSpec, Process};
+use crate::protocol::ApiError;
+use crate::scheduler::{self, Offer};
+use crate::store::keys;
+use crate::store::writer::Txn;
+
+const NS: i64 = 1_000_000_000;
+const DAY_NS: i64 = 86_400 * NS;
+
+/// Validates and normalizes a submitted spec (pure; callable before entering the writer).
+pub fn normalize_spec(spec: &mut FunctionSpec) -> Result<(), ApiError> {
+    if !(-50_000..=50_000).contains(&spec.priority) {
+        return Err(ApiError::bad_request(format!(
+            "Failed to submit function spec, priority {} is outside [-50000, 50000]",
+            spec.priority
+        )));
+    }
+    let c = &mut spec.conditions;
+    if c.colonyname.is_empty() {
+        return Err(ApiError::bad_request(
+            "Failed to submit function spec, conditions.colonyname is empty",
+        ));
+    }
+    let bad = |what: &str, e: String| {
+        ApiError::bad_request(format!(
+            "Failed to submit function spec, conditions.{what}: {e}"
+        ))
+    };
+    let mem = scheduler::parse_bytes(&c.mem).map_err(|e| bad("mem", e))?;
+    let storage = scheduler::parse_bytes(&c.storage).map_err(|e| bad("storage", e))?;
+    let gpu_mem = scheduler::parse_bytes(&c.gpu.mem).map_err(|e| bad("gpu.mem", e))?;
+    c.cpu = format!("{}m", scheduler::parse_cpu(&c.cpu));
+    c.mem = format!("{}Mi", mem >> 20);
+    c.storage = format!("{}Mi", storage >> 20);
+    c.gpu.mem = format!("{}Mi", gpu_mem >> 20);
+    c.gpu.nodecount = 0;
+    if spec.fs.is_null() {
+        spec.fs =
+            RawJson::from_text(r#"{"mount":"","snapshots":null,"dirs":null}"#).unwrap_or_default();
+    }
+    for name in &spec.channels {
+        if name.is_empty() || name.len() > 256 {
+            return Err(ApiError::bad_request(format!(
+                "Failed to submit function spec, invalid channel name {name:?} (1-256 bytes)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a WAITING process from a normalized spec.
+pub fn submit(
+    txn: &mut Txn<'_>,
+    spec: FunctionSpec,
+    initiatorid: &str,
+    initiatorname: &str,
+) -> Result<Process, ApiError> {
+    let now = txn.now;
+    let pid = crate::crypto::random_id();
+    let attributes = spec
+        .env
+        .iter()
+        .map(|(k, v)| Attribute {
+            attributeid: crate::crypto::random_id(),
+            targetid: pid.clone(),
+            targetcolonyname: spec.conditions.colonyname.clone(),
+            targetprocessgraphid: String::new(),
+            state: 0,
+            attributetype: attribute_type::ENV,
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    let waitdeadline = if spec.maxwaittime > 0 {
+        Timestamp(now.saturating_add(i64::from(spec.maxwaittime) * NS))
+    } else {
+        Timestamp(0)
+    };
+    let p = Process {
+        processid: pid,
+        initiatorid: initiatorid.to_string(),
+        initiatorname: initiatorname.to_string(),
+        prioritytime: now.saturating_sub(i64::from(spec.priority).saturating_mul(DAY_NS)),
+        submissiontime: Timestamp(now),
+        waitdeadline,
+        attributes,
+        spec,
+        ..Process::default()
+    };
+    txn.put_process(None, &p);
+    Ok(p)
+}
+
+/// Assigns the best matching waiting process to `executor`, if any.
+pub fn assign(
+    txn: &mut Txn<'_>,
+    executor: &Executor,
+    offer: Offer,
+) -> Result<Option<Process>, ApiError> {
+    // the executor heard from now, whether or not it gets work
+    let mut e = executor.clone();
+    e.lastheardfromtime = Timestamp(txn.now);
+    let reg = txn.store.registry.clone();
+    txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), &e);
+    let Some(old) = scheduler::select(txn.store, executor, offer)? else {
+        return Ok(None);
+    };
+    let mut p = old.clone();
+    p.state = state::RUNNING;
+    p.isassigned = true;
+    p.assignedexecutorid = executor.executorid.clone();
+    p.starttime = Timestamp(txn.now);
+    p.execdeadline = if p.spec.maxexectime > 0 {
+        Timestamp(txn.now.saturating_add(i64::from(p.spec.maxexectime) * NS))
+    } else {
+        Timestamp(0)
+    };
+    if !p.parents.is_empty() {
+        let mut input = Vec::new();
+        for parent in &p.parents {
+            if let Some(pp) = txn.store.process(parent)? {
+                input.extend(pp.output);
+            }
+        }
+        p.input = input;
+    }
+    txn.put_process(Some(&old), &p);
+    Ok(Some(p))
+}
+
+/// Undoes an assignment whose reply could not be delivered, if nothing happened since.
+pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, ApiError> {
+    let Some(cur) = txn.store.process(&assigned.processid)? else {
+        return Ok(false);
+    };
+    if cur.state != state::RUNNING
+        || cur.assignedexecutorid != assigned.assignedexecutorid
+        || cur.starttime != assigned.starttime
+    {
+        return Ok(false);
+    }
+    let mut p = cur.clone();
+    p.state = state::WAITING;
+    p.isassigned = false;
+    p.assignedexecutorid.clear();
+    p.starttime = Timestamp(0);
+    p.execdeadline = Timestamp(0);
+    if !p.parents.is_empty() {
+        p.input.clear();
+    }
+    txn.put_process(Some(&cur), &p);
+    Ok(true)
+}
+
+/// Loads a process or answers 404.
+pub fn load(txn: &Txn<'_>, pid: &str, op: &str) -> Result<Process, ApiError> {
+    txn.store
+        .process(pid)?
+        .ok_or_else(|| ApiError::not_found(format!("Failed to {op}, process not found")))
+}
+
+fn require_assigned_to(p: &Process, signer: &str, op: &str) -> Result<(), ApiError> {
+    if !p.isassigned {
+        return Err(ApiError::forbidden(format!(
+            "Failed to {op}, process is not assigned"
+        )));
+    }
+    if p.assignedexecutorid != signer {
+        return Err(ApiError::forbidden(format!(
+            "Failed to {op}, process is not assigned to the signing executor"
+        )));
+    }
+    Ok(())
+}
+
+/// `closesuccessfulmsg`.
+pub fn close_successful(
+    txn: &mut Txn<'_>,
+    pid: &str,
+    signer: &str,
+    out: Option<Vec<RawJson>>,
+) -> Result<(), ApiError> {
+    let op = "close process as successful";
+    let old = load(txn, pid, op)?;
+    require_assigned_to(&old, signer, op)?;
+    match old.state {
+        state::RUNNING => {}
+        state::SUCCESS => return Ok(()),
+        s => {
+            return Err(ApiError::bad_request(format!(
+                "Tried to set process with state {} as successful",
+                state_name(s)
+            )))
+        }
+    }
+    let mut p = old.clone();
+    if let Some(out) = out.filter(|o| !o.is_empty()) {
+        p.output = out;
+    }
+    p.state = state::SUCCESS;
+    p.endtime = Timestamp(txn.now);
+    update_function_stats(txn, &p)?;
+    txn.put_process(Some(&old), &p);
+    Ok(())
+}
+
+/// `closefailedmsg`.
+pub fn close_failed(
+    txn: &mut Txn<'_>,
+    pid: &str,
+    signer: &str,
+    errors: Vec<String>,
+) -> Result<(), ApiError> {
+    let op = "close process as failed";
+    let old = load(txn, pid, op)?;
+    require_assigned_to(&old, signer, op)?;
+    if state::is_final(old.state) {
+        return Err(ApiError::bad_request(format!(
+            "Tried to set process with state {} as failed",
+            state_name(old.state)
+        )));
+    }
+    fail(txn, old, errors);
+    Ok(())
+}
+
+fn fail(txn: &mut Txn<'_>, old: Process, errors: Vec<String>) {
+    let mut p = old.clone();
+    p.state = state::FAILED;
+    p.endtime = Timestamp(txn.now);
+    p.errors = errors;
+    txn.put_process(Some(&old), &p);
+}
+
+/// `setoutputmsg`.
+pub fn set_output(
+    txn: &mut Txn<'_>,
+    pid: &str,
+    signer: &str,
+    out: Vec<RawJson>,
+) -> Result<(), ApiError> {
+    let op = "set output";
+    let old = load(txn, pid, op)?;
+    require_assigned_to(&old, signer, op)?;
+    if old.state != state::RUNNING {
+        return Err(ApiError::forbidden(
+            "Failed to set output, process is not running",
+        ));
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    let mut p = old.clone();
+    p.output = out;
+    txn.put_process(Some(&old), &p);
+    Ok(())
+}
+
+/// `cancelprocessmsg`.
+pub fn cancel(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
+    let old = load(txn, pid, "cancel process")?;
+    if !old.processgraphid.is_empty() {
+        return Err(ApiError::bad_request(
+            "Failed to cancel process, it is part of a workflow; cancel the workflow instead",
+        ));
+    }
+    if state::is_final(old.state) {
+        return Err(ApiError::bad_request(format!(
+            "Failed to cancel process, it is already {}",
+            state_name(old.state)
+        )));
+    }
+    let mut p = old.clone();
+    p.state = state::CANCELLED;
+    p.endtime = Timestamp(txn.now);
+    txn.put_process(Some(&old), &p);
+    Ok(())
+}
+
+/// `addattributemsg`.
+pub fn add_attribute(
+    txn: &mut Txn<'_>,
+    signer: &str,
+    mut a: Attribute,
+) -> Result<Attribute, ApiError> {
+    let op = "add attribute";
+    let old = txn
+        .store
+        .process(&a.targetid)?
+        .ok_or_else(|| ApiError::not_found("Failed to add attribute, target process not found"))?;
+    require_assigned_to(&old, signer, op)?;
+    if old.state != state::RUNNING {
+        return Err(ApiError::forbidden(
+            "Failed to add attribute, process is not running",
+        ));
+    }
+    a.attributeid = crate::crypto::random_id();
+    a.targetcolonyname = old.colony().to_string();
+    a.targetprocessgraphid = old.processgraphid.clone();
+    let mut p = old.clone();
+    p.attributes.push(a.clone());
+    txn.put_process(Some(&old), &p);
+    let reg = txn.store.registry.clone();
+    txn.put_raw(
+        &reg,
+        keys::attribute(&a.attributeid),
+        p.processid.into_bytes(),
+    );
+    Ok(a)
+}
+
+/// Removes a process and what it owns (attribute index entries; logs stay, as upstream).
+pub fn remove(txn: &mut Txn<'_>, p: &Process) {
+    let reg = txn.store.registry.clone();
+    for a in &p.attributes {
+        txn.remove(&reg, keys::attribute(&a.attributeid));
+    }
+    txn.delete_process(p);
+}
+
+/// Applies deadlines that have passed (spec §6.1 timeout loop). Returns how many fired.
+pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
+    let now = txn.now;
+    let mut due = Vec::new();
+    for g in txn.store.index.prefix(keys::DEADLINES).take(limit) {
+        let key = g.key()?;
+        match keys::parse_deadline(&key) {
+            Some((at, kind, pid)) if at <= now => due.push((at, kind, pid)),
+            Some(_) => break,
+            None => continue,
+        }
+    }
+    let mut fired = 0;
+    for (at, kind, pid) in due {
+        let Some(old) = txn.store.process(&pid)? else {
+            let idx = txn.store.index.clone();
+            txn.remove(&idx, keys::deadline(at, kind, &pid));
+            continue;
+        };
+        if kind == keys::DEADLINE_WAIT && old.state == state::WAITING && old.waitdeadline.0 == at {
+            fail(txn, old, vec!["Maximum waiting time limit exceeded".into()]);
+            fired += 1;
+        } else if kind == keys::DEADLINE_EXEC
+            && old.state == state::RUNNING
+            && old.execdeadline.0 == at
+        {
+            let max = old.spec.maxretries;
+            if max > -1 && old.retries >= max {
+                fail(
+                    txn,
+                    old,
+                    vec!["Maximum execution time limit exceeded".into()],
+                );
+            } else {
+                let mut p = old.clone();
+                p.state = state::WAITING;
+                p.isassigned = false;
+                p.assignedexecutorid.clear();
+                p.endtime = Timestamp(now);
+                p.execdeadline = Timestamp(0);
+                p.retries = p.retries.saturating_add(1);
+                if p.spec.maxwaittime > 0 {
+                    p.waitdeadline =
+                        Timestamp(now.saturating_add(i64::from(p.spec.maxwaittime) * NS));
+                }
+                txn.put_process(Some(&old), &p);
+            }
+            fired += 1;
+        }
+    }
+    Ok(fired)
+}
+
+fn update_function_stats(txn: &mut Txn<'_>, p: &Process) -> Result<(), ApiError> {
+    let Some(executor) = txn.store.executor_by_id(&p.assignedexecutorid)? else {
+        return Ok(());
+    };
+    let funcs = txn
+        .store
+        .functions(&executor.colonyname, Some(&executor.executorname))?;
+    let Some(mut f) = funcs.into_iter().find(|f| f.funcname == p.spec.funcname) else {
+        return Ok(());
+    };
+    let secs = |ns: i64| ns as f64 / 1e9;
+    let wait = secs(p.starttime.0 - p.submissiontime.0);
+    let exec = secs(p.endtime.0 - p.starttime.0);
+    let n = f.counter as f64;
+    if f.counter == 0 {
+        f.minwaittime = wait;
+        f.maxwaittime = wait;
+        f.minexectime = exec;
+        f.maxexectime = exec;
+    } else {
+        f.minwaittime = f.minwaittime.min(wait);
+        f.maxwaittime = f.maxwaittime.max(wait);
+        f.minexectime = f.minexectime.min(exec);
+        f.maxexectime = f.maxexectime.max(exec);
+    }
+    f.avgwaittime = (f.avgwaittime * n + wait) / (n + 1.0);
+    f.avgexectime = (f.avgexectime * n + exec) / (n + 1.0);
+    f.counter += 1;
+    let reg = txn.store.registry.clone();
+    txn.put(&reg, keys::function(&f.functionid), &f);
+    Ok(())
+}
+
+/// Name of a state for messages.
+pub fn state_name(s: i32) -> &'static str {
+    match s {
+        state::WAITING => "waiting",
+        state::RUNNING => "running",
+        state::SUCCESS => "successful",
+        state::FAILED => "failed",
+        state::CANCELLED => "cancelled",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,90 @@
+//! The `colonyd` binary: `serve` (default), `keygen`, `--version`, `--help`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+const HELP: &str = "colonyd: a single-binary, ColonyOS-compatible server for edge devices
+
+USAGE:
+  colonyd serve [OPTIONS]   run the server (see colonyd serve --help)
+  colonyd keygen            print a fresh key: prvkey=<hex> and id=<hex>
+  colonyd --version         print the version
+  colonyd --help            print this help
+";
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn init_logs(filter: &str) {
+    let filter = if std::env::var("RUST_LOG").is_ok() && filter == "info" {
+        std::env::var("RUST_LOG").unwrap_or_default()
+    } else {
+        filter.to_string()
+    };
+    // storage internals are chatty at info; keep them at warn unless asked
+    let directives = format!("fjall=warn,lsm_tree=warn,{filter}");
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .compact()
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => ("serve", &[][..]),
+    };
+    match cmd {
+        "-h" | "--help" | "help" => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        "-V" | "--version" => {
+            println!("colonyd {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        "keygen" => {
+            let k = colonyd::crypto::PrivateKey::generate();
+            println!("prvkey={}", k.to_hex());
+            println!("id={}", k.id());
+            ExitCode::SUCCESS
+        }
+        "serve" => {
+            if rest.iter().any(|a| a == "-h" || a == "--help") {
+                print!("{}", colonyd::config::serve_help());
+                return ExitCode::SUCCESS;
+            }
+            let cfg = match colonyd::config::Config::parse(rest, &env) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("colonyd: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            init_logs(&cfg.log_level);
+            if std::env::var_os("SMOL_THREADS").is_none() {
+                // smol's global executor reads this once, on first use (no threads exist yet)
+                std::env::set_var("SMOL_THREADS", cfg.threads.to_string());
+            }
+            match colonyd::server::run(cfg, &env) {
+                Ok(0) => ExitCode::SUCCESS,
+                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("colonyd: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        other => {
+            eprintln!("colonyd: unknown command {other:?}\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}

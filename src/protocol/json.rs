@@ -1,0 +1,121 @@
+//! Leaf types that let one struct be both a JSON wire type and a postcard record.
+//!
+//! * [`RawJson`]: free-form JSON (process `args`, `kwargs`, `fs`, outputs, executor
+//!   capabilities). On the wire it is the JSON value itself; in the store it is its compact
+//!   text, since postcard cannot carry self-describing values.
+//! * [`lenient`]: `null` → default on the wire (Go clients send `null` for empty lists and
+//!   maps); a plain value in postcard.
+
+use serde::de::{Deserialize, Deserializer, Error as _};
+use serde::ser::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// A JSON value kept as compact text.
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for RawJson {}
+
+impl RawJson {
+    /// Parses `text`; it must be one valid JSON value.
+    pub fn from_text(text: &str) -> Result<RawJson, serde_json::Error> {
+        RawValue::from_string(text.to_string()).map(RawJson)
+    }
+    /// Serializes `v` into a RawJson.
+    pub fn from_value<T: Serialize>(v: &T) -> RawJson {
+        let text = serde_json::to_string(v).unwrap_or_else(|_| "null".to_string());
+        RawJson::from_text(&text).unwrap_or_else(|_| RawJson::null())
+    }
+    /// JSON `null`.
+    pub fn null() -> RawJson {
+        RawJson::from_text("null").unwrap_or_else(|_| unreachable!("null is valid JSON"))
+    }
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
+    /// True for `null`.
+    pub fn is_null(&self) -> bool {
+        self.text() == "null"
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl Default for RawJson {
+    fn default() -> RawJson {
+        RawJson::null()
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            self.0.serialize(s)
+        } else {
+            s.serialize_str(self.text())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawJson, D::Error> {
+        if d.is_human_readable() {
+            Box::<RawValue>::deserialize(d).map(RawJson)
+        } else {
+            let text = String::deserialize(d)?;
+            RawJson::from_text(&text).map_err(D::Error::custom)
+        }
+    }
+}
+
+/// `deserialize_with` helper: JSON `null` becomes `T::default()`; postcard reads `T` as is.
+pub fn lenient<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    if d.is_human_readable() {
+        Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+    } else {
+        T::deserialize(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, serde::Serialize, PartialEq)]
+    struct T {
+        #[serde(default, deserialize_with = "lenient")]
+        list: Vec<String>,
+        raw: RawJson,
+    }
+
+    #[test]
+    fn json_and_postcard_round_trip() {
+        let t: T = serde_json::from_str(r#"{"list":null,"raw":{"a":[1,2,{"b":null}]}}"#).unwrap();
+        assert!(t.list.is_empty());
+        assert_eq!(t.raw.text(), r#"{"a":[1,2,{"b":null}]}"#);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"list":[],"raw":{"a":[1,2,{"b":null}]}}"#
+        );
+        let bytes = postcard::to_stdvec(&t).unwrap();
+        let back: T = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, t);
+    }
+}

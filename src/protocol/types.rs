@@ -1,0 +1,330 @@
+//! Entities as they appear on the wire (spec §5) and, postcard-encoded, in the store.
+//!
+//! Field order is Go's emission order. No field is ever skipped when serializing (postcard is
+//! not self-describing); fields Go omits when empty are emitted empty, which every client
+//! accepts.
+
+use super::json::{lenient, RawJson};
+use super::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Process states (spec §5.5).
+pub mod state {
+    /// Submitted, not yet assigned.
+    pub const WAITING: i32 = 0;
+    /// Assigned to an executor.
+    pub const RUNNING: i32 = 1;
+    /// Closed successfully.
+    pub const SUCCESS: i32 = 2;
+    /// Closed as failed (also by timeouts).
+    pub const FAILED: i32 = 3;
+    /// Cancelled.
+    pub const CANCELLED: i32 = 4;
+    /// Whether a state is final.
+    pub fn is_final(s: i32) -> bool {
+        s == SUCCESS || s == FAILED || s == CANCELLED
+    }
+}
+
+/// Executor states (spec §5.2).
+pub mod executor_state {
+    /// Registered, waiting for the colony owner.
+    pub const PENDING: i32 = 0;
+    /// May act as a member.
+    pub const APPROVED: i32 = 1;
+    /// Refused by the colony owner.
+    pub const REJECTED: i32 = 2;
+}
+
+/// A colony (spec §5.1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Colony {
+    /// The colony owner's ID.
+    #[serde(deserialize_with = "lenient")]
+    pub colonyid: String,
+    /// Unique server-wide.
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+}
+
+/// An executor (spec §5.2).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Executor {
+    #[serde(deserialize_with = "lenient")]
+    pub executorid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub executortype: String,
+    #[serde(deserialize_with = "lenient")]
+    pub executorname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    pub state: i32,
+    pub requirefuncreg: bool,
+    pub commissiontime: Timestamp,
+    pub lastheardfromtime: Timestamp,
+    #[serde(deserialize_with = "lenient")]
+    pub locationname: String,
+    pub capabilities: RawJson,
+    pub allocations: RawJson,
+}
+
+/// A user (spec §5.3).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct User {
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub userid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub email: String,
+    #[serde(deserialize_with = "lenient")]
+    pub phone: String,
+}
+
+/// GPU requirements inside [`Conditions`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Gpu {
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub mem: String,
+    pub count: i32,
+    pub nodecount: i32,
+}
+
+/// Where and on what a process may run (spec §5.4).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Conditions {
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    pub executornames: Option<Vec<String>>,
+    #[serde(deserialize_with = "lenient")]
+    pub executortype: String,
+    #[serde(deserialize_with = "lenient")]
+    pub locationname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub dependencies: Vec<String>,
+    pub nodes: i32,
+    #[serde(deserialize_with = "lenient")]
+    pub cpu: String,
+    pub processes: i32,
+    pub processespernode: i32,
+    #[serde(deserialize_with = "lenient")]
+    pub mem: String,
+    #[serde(deserialize_with = "lenient")]
+    pub storage: String,
+    #[serde(deserialize_with = "lenient")]
+    pub gpu: Gpu,
+    pub walltime: i64,
+}
+
+/// What to run (spec §5.4).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FunctionSpec {
+    #[serde(deserialize_with = "lenient")]
+    pub nodename: String,
+    #[serde(deserialize_with = "lenient")]
+    pub funcname: String,
+    pub args: Option<Vec<RawJson>>,
+    pub kwargs: RawJson,
+    pub priority: i32,
+    pub maxwaittime: i32,
+    pub maxexectime: i32,
+    pub maxretries: i32,
+    #[serde(deserialize_with = "lenient")]
+    pub conditions: Conditions,
+    #[serde(deserialize_with = "lenient")]
+    pub label: String,
+    pub fs: RawJson,
+    #[serde(deserialize_with = "lenient")]
+    pub env: BTreeMap<String, String>,
+    #[serde(deserialize_with = "lenient")]
+    pub channels: Vec<String>,
+}
+
+/// A key/value attached to a process (spec §5.5).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Attribute {
+    #[serde(deserialize_with = "lenient")]
+    pub attributeid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub targetid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub targetcolonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub targetprocessgraphid: String,
+    pub state: i32,
+    pub attributetype: i32,
+    #[serde(deserialize_with = "lenient")]
+    pub key: String,
+    #[serde(deserialize_with = "lenient")]
+    pub value: String,
+}
+
+/// Attribute types.
+pub mod attribute_type {
+    /// Input.
+    pub const IN: i32 = 0;
+    /// Output.
+    pub const OUT: i32 = 1;
+    /// Error.
+    pub const ERR: i32 = 2;
+    /// Environment (from `spec.env`).
+    pub const ENV: i32 = 3;
+}
+
+/// A process (spec §5.5).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Process {
+    pub processid: String,
+    pub initiatorid: String,
+    pub initiatorname: String,
+    pub assignedexecutorid: String,
+    pub isassigned: bool,
+    pub state: i32,
+    pub prioritytime: i64,
+    pub submissiontime: Timestamp,
+    pub starttime: Timestamp,
+    pub endtime: Timestamp,
+    pub waitdeadline: Timestamp,
+    pub execdeadline: Timestamp,
+    pub retries: i32,
+    pub attributes: Vec<Attribute>,
+    pub spec: FunctionSpec,
+    pub waitforparents: bool,
+    pub parents: Vec<String>,
+    pub children: Vec<String>,
+    pub processgraphid: String,
+    #[serde(rename = "in")]
+    pub input: Vec<RawJson>,
+    #[serde(rename = "out")]
+    pub output: Vec<RawJson>,
+    pub errors: Vec<String>,
+}
+
+impl Process {
+    /// The colony the process belongs to.
+    pub fn colony(&self) -> &str {
+        &self.spec.conditions.colonyname
+    }
+}
+
+/// A log line (spec §5.7).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Log {
+    pub processid: String,
+    pub colonyname: String,
+    pub executorname: String,
+    pub message: String,
+    /// UTC nanoseconds.
+    pub timestamp: i64,
+}
+
+/// Colony or server statistics (spec §5.8).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Statistics {
+    pub colonies: i64,
+    pub executors: i64,
+    pub activeexecutors: i64,
+    pub unregisteredexecutors: i64,
+    pub waitingprocesses: i64,
+    pub runningprocesses: i64,
+    pub successfulprocesses: i64,
+    pub failedprocesses: i64,
+    pub cancelledprocesses: i64,
+    pub waitingworkflows: i64,
+    pub runningworkflows: i64,
+    pub successfulworkflows: i64,
+    pub failedworkflows: i64,
+    pub cancelledworkflows: i64,
+}
+
+/// A registered function (spec §5.9).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Function {
+    #[serde(deserialize_with = "lenient")]
+    pub functionid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub executorname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub executortype: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub funcname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub description: String,
+    pub args: RawJson,
+    pub counter: i64,
+    pub minwaittime: f64,
+    pub maxwaittime: f64,
+    pub minexectime: f64,
+    pub maxexectime: f64,
+    pub avgwaittime: f64,
+    pub avgexectime: f64,
+    #[serde(deserialize_with = "lenient")]
+    pub locationname: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pycolonies_submit_parses_and_round_trips_postcard() {
+        let json = r#"{"nodename": "echo", "funcname": "echo", "args": ["hi", 3],
+ "kwargs": null, "priority": 1, "maxwaittime": -1, "maxexectime": -1, "maxretries": -1,
+ "conditions": {"colonyname": "dev", "executornames": null, "executortype": "cli", "dependencies": [],
+  "nodes": 0, "cpu": "", "processes": 0, "processespernode": 0, "mem": "", "storage": "",
+  "gpu": {"name": "", "mem": "", "count": 0, "nodecount": 0}, "walltime": 0},
+ "label": "", "fs": null, "env": {}, "channels": ["chat"]}"#;
+        let spec: FunctionSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(spec.conditions.executortype, "cli");
+        assert_eq!(spec.channels, vec!["chat".to_string()]);
+        let p = Process {
+            processid: "p".into(),
+            spec,
+            output: vec![RawJson::from_text("\"x\"").unwrap()],
+            ..Process::default()
+        };
+        let bytes = postcard::to_stdvec(&p).unwrap();
+        let back: Process = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, p);
+        let wire = serde_json::to_value(&back).unwrap();
+        assert_eq!(wire["spec"]["args"], serde_json::json!(["hi", 3]));
+        assert_eq!(wire["out"], serde_json::json!(["x"]));
+        assert_eq!(wire["starttime"], "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn wrong_types_are_errors_not_panics() {
+        for bad in [
+            r#"{"priority": "high"}"#,
+            r#"{"priority": 99999999999999999999}"#,
+            r#"{"conditions": 5}"#,
+            r#"{"env": {"a": 1}}"#,
+        ] {
+            assert!(serde_json::from_str::<FunctionSpec>(bad).is_err(), "{bad}");
+        }
+        // deep nesting where a type is expected hits serde_json's recursion limit
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        let json = format!(r#"{{"conditions": {{"gpu": {deep}}}}}"#);
+        assert!(serde_json::from_str::<FunctionSpec>(&json).is_err());
+        // free-form JSON is skipped iteratively and kept verbatim: no stack overflow either way
+        let json = format!(r#"{{"kwargs": {deep}}}"#);
+        if let Ok(spec) = serde_json::from_str::<FunctionSpec>(&json) {
+            assert_eq!(spec.kwargs.text().len(), 20_000);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Server startup and shutdown: open the store, settle the server owner, start the writer, the
+//! deadline timer and the listener; on a signal, stop accepting, let in-flight requests finish
+//! (bounded), drain the writer and close the store.
+
+use crate::config::Config;
+use crate::crypto::PrivateKey;
+use crate::events::Events;
+use crate::lifecycle;
+use crate::state::{Limits, ServerInfo, ServerState};
+use crate::store::writer::Writer;
+use crate::store::{keys, Store, StoreConfig};
+use crate::transport::{self, http::Shared};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most deadlines one timer tick applies.
+const EXPIRE_BATCH: usize = 256;
+
+/// Why startup failed: a message for the operator.
+pub type StartError = String;
+
+/// The server owner as settled at startup.
+pub struct Owner {
+    /// The owner ID.
+    pub id: String,
+    /// Where a generated key was written, if one was generated now.
+    pub generated_key: Option<std::path::PathBuf>,
+}
+
+/// Settles the server owner ID per decisions.md: stored ID, env, or a generated key.
+pub fn settle_owner(
+    store: &Store,
+    data_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Owner, StartError> {
+    let from_env = match (
+        env("COLONIES_SERVER_ID").filter(|s| !s.is_empty()),
+        env("COLONIES_SERVER_PRVKEY").filter(|s| !s.is_empty()),
+    ) {
+        (Some(id), _) => {
+            let id = id.trim().to_ascii_lowercase();
+            crate::handlers::check_id("COLONIES_SERVER_ID", &id).map_err(|e| e.message)?;
+            Some(id)
+        }
+        (None, Some(prv)) => Some(
+            PrivateKey::from_hex(&prv)
+                .map_err(|_| {
+                    "COLONIES_SERVER_PRVKEY is not a valid private key (64 hex characters)"
+                        .to_string()
+                })?
+                .id(),
+        ),
+        (None, None) => None,
+    };
+    let stored = store.server_id().map_err(|e| e.message)?;
+    let mut generated_key = None;
+    let id = match (stored, from_env) {
+        (Some(stored), Some(env_id)) if stored != env_id => {
+            return Err(format!(
+                "the server owner given by COLONIES_SERVER_ID/COLONIES_SERVER_PRVKEY ({env_id}) does not match the owner stored in {} ({stored}); unset the variable, or use the stored owner's key (changeserveridmsg changes the owner)",
+                data_dir.display()
+            ));
+        }
+        (Some(stored), _) => stored,
+        (None, Some(env_id)) => env_id,
+        (None, None) => {
+            let key = PrivateKey::generate();
+            let path = data_dir.join("server-owner.key");
+            write_key(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            generated_key = Some(path);
+            key.id()
+        }
+    };
+    store
+        .meta
+        .insert(b"server-id", id.as_bytes())
+        .and_then(|()| store.db().persist(fjall::PersistMode::SyncAll))
+        .map_err(|e| format!("cannot store the server owner: {e}"))?;
+    Ok(Owner { id, generated_key })
+}
+
+fn write_key(path: &Path, key: &PrivateKey) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    writeln!(f, "{}", key.to_hex())?;
+    f.sync_all()
+}
+
+/// Runs the server until a shutdown signal; returns the process exit code.
+pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, StartError> {
+    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            cfg.data_dir.display()
+        )
+    })?;
+    let store_cfg = StoreConfig {
+        path: cfg.data_dir.join("store"),
+        cache_bytes: cfg.cache_bytes,
+        memtable_bytes: cfg.memtable_bytes,
+        journal_bytes: cfg.journal_bytes,
+        worker_threads: 2,
+    };
+    let store = Store::open(&store_cfg).map_err(|e| match e {
+        fjall::Error::Locked => format!(
+            "data directory {} is in use by another colonyd",
+            cfg.data_dir.display()
+        ),
+        e => format!("cannot open the store in {}: {e}", cfg.data_dir.display()),
+    })?;
+    let store = Arc::new(store);
+    let owner = settle_owner(&store, &cfg.data_dir, env)?;
+    let events = Arc::new(Events::new());
+    let (writer, writer_thread) = Writer::start(store.clone(), events.clone(), cfg.sync)
+        .map_err(|e| format!("cannot start the storage writer: {e}"))?;
+    let limits = Limits {
+        max_long_poll_secs: cfg.max_long_poll_secs,
+        allow_executor_reregister: env("COLONIES_ALLOW_EXECUTOR_REREGISTER").as_deref()
+            == Some("true"),
+    };
+    let state = Arc::new(ServerState::new(
+        store.clone(),
+        writer.clone(),
+        events.clone(),
+        limits,
+        owner.id.clone(),
+    ));
+
+    let listener = smol::block_on(async_net::TcpListener::bind(cfg.listen.as_str()))
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    if let Ok(mut info) = state.info.write() {
+        *info = ServerInfo {
+            build_version: env("BUILD_VERSION")
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
+            build_time: env("BUILD_TIME")
+                .unwrap_or_else(|| crate::protocol::time::Timestamp::now().to_rfc3339()),
+            host: addr.ip().to_string(),
+            port: addr.port(),
+        };
+    }
+    if let Some(pf) = &cfg.port_file {
+        std::fs::write(pf, format!("{}\n", addr.port()))
+            .map_err(|e| format!("cannot write --port-file {}: {e}", pf.display()))?;
+    }
+    let sync = match cfg.sync {
+        crate::store::writer::SyncMode::Always => "always",
+        crate::store::writer::SyncMode::Never => "never",
+    };
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "colonyd starting");
+    tracing::info!(data_dir = %cfg.data_dir.display(), sync, "store open");
+    tracing::info!(owner = %owner.id, "server owner");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = writeln!(out, "data directory: {}", cfg.data_dir.display());
+        let _ = writeln!(out, "server owner id: {}", owner.id);
+        match &owner.generated_key {
+            Some(p) => {
+                let _ = writeln!(
+                    out,
+                    "server owner key: {} (generated now; keep it safe)",
+                    p.display()
+                );
+            }
+            None => {
+                let p = cfg.data_dir.join("server-owner.key");
+                if p.exists() {
+                    let _ = writeln!(out, "server owner key: {}", p.display());
+                }
+            }
+        }
+        let _ = out.flush();
+    }
+
+    let shared = Arc::new(Shared::new(cfg.http.clone()));
+    let timer = smol::spawn(deadline_timer(state.clone()));
+    let signals = smol::spawn(watch_signals(events.clone()));
+    smol::block_on(transport::serve(listener, state.clone(), shared));
+    tracing::info!("shutting down: no longer accepting connections");
+    // let in-flight requests finish (each connection is bounded by the grace period)
+    smol::block_on(async {
+        let deadline = std::time::Instant::now() + cfg.http.shutdown_grace + Duration::from_secs(1);
+        while events
+            .counters
+            .connections
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+            && std::time::Instant::now() < deadline
+        {
+            smol::Timer::after(Duration::from_millis(20)).await;
+        }
+    });
+    drop(timer);
+    drop(signals);
+    writer.close();
+    let _ = writer_thread.join();
+    let failed = writer.has_failed();
+    drop(state);
+    if !failed {
+        if let Err(e) = store.db().persist(fjall::PersistMode::SyncAll) {
+            tracing::error!(error = %e, "final sync failed");
+            return Ok(1);
+        }
+    }
+    tracing::info!("stopped");
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Fires wait and execution deadlines (spec §6.1); they live in the store, so they survive
+/// restarts. Sleeps until the earliest deadline, at most a second.
+async fn deadline_timer(state: Arc<ServerState>) {
+    loop {
+        let next = state
+            .store
+            .index
+            .prefix(keys::DEADLINES)
+            .next()
+            .and_then(|g| g.key().ok())
+            .and_then(|k| keys::parse_deadline(&k))
+            .map(|(at, _, _)| at);
+        let now = crate::protocol::time::now_ns();
+        match next {
+            Some(at) if at <= now => {
+                match state
+                    .writer
+                    .run(|txn| lifecycle::expire_due(txn, EXPIRE_BATCH))
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::debug!(fired = n, "deadlines applied"),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "applying deadlines failed");
+                        smol::Timer::after(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            other => {
+                let wait = other.map_or(1_000_000_000, |at| {
+                    (at - now).clamp(1_000_000, 1_000_000_000)
+                });
+                let sleep = smol::Timer::after(Duration::from_nanos(
+                    u64::try_from(wait).unwrap_or(1_000_000_000),
+                ));
+                let stop = futures_lite::FutureExt::or(
+                    async {
+                        sleep.await;
+                        false
+                    },
+                    async {
+                        state.events.shutdown_started().await;
+                        true
+                    },
+                )
+                .await;
+                if stop {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM/SIGINT start a graceful shutdown; a second signal exits at once.
+async fn watch_signals(events: Arc<Events>) {
+    use async_signal::{Signal, Signals};
+    use futures_lite::StreamExt;
+    let Ok(mut signals) = Signals::new([Signal::Term, Signal::Int]) else {
+        tracing::warn!("cannot install signal handlers; stop colonyd with SIGKILL");
+        return;
+    };
+    let mut seen = 0;
+    while let Some(sig) = signals.next().await {
+        seen += 1;
+        if seen == 1 {
+            tracing::info!(signal = ?sig, "shutdown requested");
+            events.shutdown();
+        } else {
+            tracing::warn!(signal = ?sig, "second signal: exiting at once");
+            std::process::exit(1);
+        }
+    }
+}

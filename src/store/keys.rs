@@ -1,0 +1,233 @@
+//! Key layout of every keyspace. Keys are bytes; components are joined as written below.
+//! `‖` is concatenation, `\0` a zero byte (names never contain one: requests with `\0` in a
+//! name are refused), `i64be` an i64 with its sign bit flipped, big-endian, so that byte order
+//! equals numeric order.
+//!
+//! | keyspace | key | value |
+//! |---|---|---|
+//! | `meta` | `server-id` | owner ID (ASCII hex) |
+//! | `meta` | `format` | store format version (u8) |
+//! | `registry` | `c‖colony` | [`Colony`](crate::protocol::types::Colony) |
+//! | `registry` | `e‖colony\0executor-name` | [`Executor`](crate::protocol::types::Executor) |
+//! | `registry` | `E‖executor-id` | `colony\0executor-name` (executor IDs are global) |
+//! | `registry` | `u‖colony\0user-name` | [`User`](crate::protocol::types::User) |
+//! | `registry` | `U‖colony\0user-id` | user name |
+//! | `registry` | `f‖function-id` | [`Function`](crate::protocol::types::Function) |
+//! | `registry` | `F‖colony\0executor-name\0function-id` | empty |
+//! | `registry` | `P‖colony` | empty: assignments paused |
+//! | `registry` | `a‖attribute-id` | process ID the attribute lives in |
+//! | `processes` | `p‖process-id` | [`Process`](crate::protocol::types::Process) |
+//! | `index` | `q‖colony\0executortype\0‖i64be(prioritytime)‖pid` | empty: assign queue (WAITING, not waiting for parents) |
+//! | `index` | `s‖colony\0‖state(u8)‖i64be(order)‖pid` | empty: listings by state; order = prioritytime (WAITING), starttime (RUNNING), −endtime (final) |
+//! | `index` | `h‖colony\0‖i64be(submissiontime)‖pid` | empty: history by submission time |
+//! | `index` | `d‖i64be(deadline)‖kind(u8)‖pid` | empty: wait (`w`) and execution (`x`) deadlines |
+//! | `logs` | `p‖pid‖i64be(ts)` | [`Log`](crate::protocol::types::Log); `ts` is unique server-wide |
+//! | `logs` | `e‖colony\0executor-name\0‖i64be(ts)` | key of the `p‖` entry |
+//! | `logs` | `c‖colony\0‖i64be(ts)` | key of the `p‖` entry |
+//!
+//! Everything a process owns is reachable from the process record: its index keys are a pure
+//! function of the record ([`process_index_keys`]), its logs share the `p‖pid` prefix.
+
+use crate::protocol::types::{state, Process};
+
+/// Order-preserving encoding of an i64.
+pub fn i64be(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Decodes [`i64be`].
+pub fn from_i64be(b: &[u8]) -> Option<i64> {
+    let arr: [u8; 8] = b.try_into().ok()?;
+    Some((u64::from_be_bytes(arr) ^ (1 << 63)) as i64)
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+/// `c‖colony`
+pub fn colony(name: &str) -> Vec<u8> {
+    cat(&[b"c", name.as_bytes()])
+}
+/// `e‖colony\0` (prefix of all executors of a colony)
+pub fn executors_of(colony: &str) -> Vec<u8> {
+    cat(&[b"e", colony.as_bytes(), b"\0"])
+}
+/// `e‖colony\0name`
+pub fn executor(colony: &str, name: &str) -> Vec<u8> {
+    cat(&[b"e", colony.as_bytes(), b"\0", name.as_bytes()])
+}
+/// `E‖id`
+pub fn executor_id(id: &str) -> Vec<u8> {
+    cat(&[b"E", id.as_bytes()])
+}
+/// `u‖colony\0`
+pub fn users_of(colony: &str) -> Vec<u8> {
+    cat(&[b"u", colony.as_bytes(), b"\0"])
+}
+/// `u‖colony\0name`
+pub fn user(colony: &str, name: &str) -> Vec<u8> {
+    cat(&[b"u", colony.as_bytes(), b"\0", name.as_bytes()])
+}
+/// `U‖colony\0id`
+pub fn user_id(colony: &str, id: &str) -> Vec<u8> {
+    cat(&[b"U", colony.as_bytes(), b"\0", id.as_bytes()])
+}
+/// `f‖id`
+pub fn function(id: &str) -> Vec<u8> {
+    cat(&[b"f", id.as_bytes()])
+}
+/// `F‖colony\0` or `F‖colony\0executor\0`
+pub fn functions_of(colony: &str, executor: Option<&str>) -> Vec<u8> {
+    match executor {
+        Some(e) => cat(&[b"F", colony.as_bytes(), b"\0", e.as_bytes(), b"\0"]),
+        None => cat(&[b"F", colony.as_bytes(), b"\0"]),
+    }
+}
+/// `F‖colony\0executor\0id`
+pub fn function_ref(colony: &str, executor: &str, id: &str) -> Vec<u8> {
+    cat(&[
+        functions_of(colony, Some(executor)).as_slice(),
+        id.as_bytes(),
+    ])
+}
+/// `P‖colony`
+pub fn paused(colony: &str) -> Vec<u8> {
+    cat(&[b"P", colony.as_bytes()])
+}
+/// `a‖attribute-id`
+pub fn attribute(id: &str) -> Vec<u8> {
+    cat(&[b"a", id.as_bytes()])
+}
+/// `p‖pid`
+pub fn process(pid: &str) -> Vec<u8> {
+    cat(&[b"p", pid.as_bytes()])
+}
+/// `q‖colony\0executortype\0`
+pub fn queue_of(colony: &str, executortype: &str) -> Vec<u8> {
+    cat(&[
+        b"q",
+        colony.as_bytes(),
+        b"\0",
+        executortype.as_bytes(),
+        b"\0",
+    ])
+}
+/// `s‖colony\0‖state`
+pub fn by_state(colony: &str, st: i32) -> Vec<u8> {
+    cat(&[b"s", colony.as_bytes(), b"\0", &[state_byte(st)]])
+}
+/// `s‖colony\0` (all states)
+pub fn by_state_all(colony: &str) -> Vec<u8> {
+    cat(&[b"s", colony.as_bytes(), b"\0"])
+}
+/// `h‖colony\0`
+pub fn history_of(colony: &str) -> Vec<u8> {
+    cat(&[b"h", colony.as_bytes(), b"\0"])
+}
+/// `d` (all deadlines)
+pub const DEADLINES: &[u8] = b"d";
+/// Deadline kind: maxwaittime.
+pub const DEADLINE_WAIT: u8 = b'w';
+/// Deadline kind: maxexectime.
+pub const DEADLINE_EXEC: u8 = b'x';
+/// `d‖i64be(at)‖kind‖pid`
+pub fn deadline(at: i64, kind: u8, pid: &str) -> Vec<u8> {
+    cat(&[DEADLINES, &i64be(at), &[kind], pid.as_bytes()])
+}
+/// Splits a deadline key into (at, kind, pid).
+pub fn parse_deadline(key: &[u8]) -> Option<(i64, u8, String)> {
+    let rest = key.strip_prefix(DEADLINES)?;
+    let at = from_i64be(rest.get(..8)?)?;
+    let kind = *rest.get(8)?;
+    let pid = std::str::from_utf8(rest.get(9..)?).ok()?.to_string();
+    Some((at, kind, pid))
+}
+/// The pid at the end of an index key whose last component is a 64-char process ID.
+pub fn trailing_pid(key: &[u8]) -> Option<String> {
+    let start = key.len().checked_sub(64)?;
+    std::str::from_utf8(key.get(start..)?)
+        .ok()
+        .map(str::to_string)
+}
+/// `p‖pid` prefix of a process's logs
+pub fn logs_of_process(pid: &str) -> Vec<u8> {
+    cat(&[b"p", pid.as_bytes()])
+}
+/// `p‖pid‖ts`
+pub fn log(pid: &str, ts: i64) -> Vec<u8> {
+    cat(&[b"p", pid.as_bytes(), &i64be(ts)])
+}
+/// `e‖colony\0executor\0`
+pub fn logs_of_executor(colony: &str, executor: &str) -> Vec<u8> {
+    cat(&[b"e", colony.as_bytes(), b"\0", executor.as_bytes(), b"\0"])
+}
+/// `c‖colony\0`
+pub fn logs_of_colony(colony: &str) -> Vec<u8> {
+    cat(&[b"c", colony.as_bytes(), b"\0"])
+}
+
+fn state_byte(st: i32) -> u8 {
+    u8::try_from(st).unwrap_or(u8::MAX)
+}
+
+/// Every `index` key a process record implies. Writing a process removes the keys of its old
+/// version that are not in this set and inserts the new ones, so indexes can never drift from
+/// the records.
+pub fn process_index_keys(p: &Process) -> Vec<Vec<u8>> {
+    let colony = p.colony();
+    let pid = p.processid.as_bytes();
+    let order = match p.state {
+        state::WAITING => p.prioritytime,
+        state::RUNNING => p.starttime.0,
+        _ => i64::MAX - p.endtime.0,
+    };
+    let mut keys = vec![
+        cat(&[&by_state(colony, p.state), &i64be(order), pid]),
+        cat(&[&history_of(colony), &i64be(p.submissiontime.0), pid]),
+    ];
+    if p.state == state::WAITING && !p.waitforparents {
+        keys.push(cat(&[
+            &queue_of(colony, &p.spec.conditions.executortype),
+            &i64be(p.prioritytime),
+            pid,
+        ]));
+    }
+    if p.state == state::WAITING && !p.waitdeadline.is_zero() {
+        keys.push(deadline(p.waitdeadline.0, DEADLINE_WAIT, &p.processid));
+    }
+    if p.state == state::RUNNING && !p.execdeadline.is_zero() {
+        keys.push(deadline(p.execdeadline.0, DEADLINE_EXEC, &p.processid));
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i64be_orders_like_numbers() {
+        let vals = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        for w in vals.windows(2) {
+            assert!(i64be(w[0]) < i64be(w[1]));
+            assert_eq!(from_i64be(&i64be(w[0])), Some(w[0]));
+        }
+    }
+
+    #[test]
+    fn deadline_keys_round_trip() {
+        let pid = "a".repeat(64);
+        let k = deadline(12345, DEADLINE_EXEC, &pid);
+        assert_eq!(
+            parse_deadline(&k),
+            Some((12345, DEADLINE_EXEC, pid.clone()))
+        );
+        assert_eq!(trailing_pid(&k), Some(pid));
+        assert_eq!(parse_deadline(b"d"), None);
+    }
+}

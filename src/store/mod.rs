@@ -1,0 +1,339 @@
+//! Embedded durable storage on fjall 3: few keyspaces, postcard records that carry a format
+//! version, secondary indexes derived from the records, and one group-commit [`writer`] through
+//! which every change passes.
+//!
+//! Reads may happen from any thread ([`Store`] is `Sync`); writes happen only on the writer
+//! thread, inside a [`writer::Txn`]. The key layout is documented in [`keys`].
+
+pub mod keys;
+pub mod writer;
+
+use crate::protocol::types::{Colony, Executor, Function, Process, User};
+use crate::protocol::ApiError;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Version byte written in front of every postcard record.
+pub const RECORD_VERSION: u8 = 1;
+
+/// Sizes handed to fjall (its defaults assume a large machine).
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Data directory.
+    pub path: PathBuf,
+    /// Block cache in bytes.
+    pub cache_bytes: u64,
+    /// Memtable size per keyspace in bytes.
+    pub memtable_bytes: u64,
+    /// Journal size cap in bytes before memtables are flushed.
+    pub journal_bytes: u64,
+    /// Background flush/compaction threads.
+    pub worker_threads: usize,
+}
+
+impl StoreConfig {
+    /// Small-device defaults for `path`.
+    pub fn new(path: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            path: path.into(),
+            cache_bytes: 8 << 20,
+            memtable_bytes: 4 << 20,
+            journal_bytes: 64 << 20,
+            worker_threads: 2,
+        }
+    }
+}
+
+/// The open database and its keyspaces.
+pub struct Store {
+    db: Database,
+    /// Server-wide settings (server owner ID, format version).
+    pub meta: Keyspace,
+    /// Colonies, executors, users, functions and their ID indexes.
+    pub registry: Keyspace,
+    /// Process records.
+    pub processes: Keyspace,
+    /// Secondary process indexes (queue, by state, history, deadlines).
+    pub index: Keyspace,
+    /// Process and executor logs.
+    pub logs: Keyspace,
+    path: PathBuf,
+}
+
+/// Encodes a record: version byte, then postcard.
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    let out = vec![RECORD_VERSION];
+    // postcard only fails on types it cannot represent (maps with non-string keys are fine);
+    // our record types are all representable, so an error here is a programming error that
+    // tests catch. Store an empty record rather than panic.
+    match postcard::to_extend(v, out) {
+        Ok(v) => v,
+        Err(_) => vec![RECORD_VERSION],
+    }
+}
+
+/// Decodes a record written by [`encode`]; a corrupt or unknown-version record is a 500.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, rest)) => postcard::from_bytes(rest)
+            .map_err(|e| ApiError::internal(format!("corrupt record in store: {e}"))),
+        Some((v, _)) => Err(ApiError::internal(format!(
+            "record format version {v} is not supported by this colonyd"
+        ))),
+        None => Err(ApiError::internal("empty record in store")),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `cfg.path`.
+    pub fn open(cfg: &StoreConfig) -> Result<Store, fjall::Error> {
+        let db = Database::builder(&cfg.path)
+            .cache_size(cfg.cache_bytes)
+            .max_journaling_size(cfg.journal_bytes)
+            .worker_threads(cfg.worker_threads.max(1))
+            .open()?;
+        let memtable = cfg.memtable_bytes;
+        let ks = |name: &str| {
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(memtable)
+            })
+        };
+        Ok(Store {
+            meta: ks("meta")?,
+            registry: ks("registry")?,
+            processes: ks("processes")?,
+            index: ks("index")?,
+            logs: ks("logs")?,
+            db: db.clone(),
+            path: cfg.path.clone(),
+        })
+    }
+
+    /// The fjall database (for batches and persistence).
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads and decodes one record.
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        ks: &Keyspace,
+        key: &[u8],
+    ) -> Result<Option<T>, ApiError> {
+        match ks.get(key)? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Decodes every record under `prefix`, at most `limit`.
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        ks: &Keyspace,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out = Vec::new();
+        for g in ks.prefix(prefix).take(limit) {
+            let (_, v) = g.into_inner()?;
+            out.push(decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// Keys under `prefix`, at most `limit`.
+    pub fn keys(
+        &self,
+        ks: &Keyspace,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, ApiError> {
+        let mut out = Vec::new();
+        for g in ks.prefix(prefix).take(limit) {
+            out.push(g.key()?.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Number of keys under `prefix`.
+    pub fn count(&self, ks: &Keyspace, prefix: &[u8]) -> Result<i64, ApiError> {
+        let mut n = 0i64;
+        for g in ks.prefix(prefix) {
+            g.key()?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The stored server owner ID, if any.
+    pub fn server_id(&self) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .meta
+            .get(b"server-id")?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// A colony by name.
+    pub fn colony(&self, name: &str) -> Result<Option<Colony>, ApiError> {
+        self.get(&self.registry, &keys::colony(name))
+    }
+
+    /// All colonies.
+    pub fn colonies(&self) -> Result<Vec<Colony>, ApiError> {
+        self.scan(&self.registry, b"c", usize::MAX)
+    }
+
+    /// An executor by colony and name.
+    pub fn executor(&self, colony: &str, name: &str) -> Result<Option<Executor>, ApiError> {
+        self.get(&self.registry, &keys::executor(colony, name))
+    }
+
+    /// An executor by its (global) ID.
+    pub fn executor_by_id(&self, id: &str) -> Result<Option<Executor>, ApiError> {
+        let Some(loc) = self.registry.get(keys::executor_id(id))? else {
+            return Ok(None);
+        };
+        let mut e = Vec::with_capacity(loc.len() + 1);
+        e.push(b'e');
+        e.extend_from_slice(&loc);
+        self.get(&self.registry, &e)
+    }
+
+    /// All executors of a colony.
+    pub fn executors(&self, colony: &str) -> Result<Vec<Executor>, ApiError> {
+        self.scan(&self.registry, &keys::executors_of(colony), usize::MAX)
+    }
+
+    /// A user by colony and name.
+    pub fn user(&self, colony: &str, name: &str) -> Result<Option<User>, ApiError> {
+        self.get(&self.registry, &keys::user(colony, name))
+    }
+
+    /// A user of `colony` by ID.
+    pub fn user_by_id(&self, colony: &str, id: &str) -> Result<Option<User>, ApiError> {
+        match self.registry.get(keys::user_id(colony, id))? {
+            Some(name) => self.user(colony, &String::from_utf8_lossy(&name)),
+            None => Ok(None),
+        }
+    }
+
+    /// All users of a colony.
+    pub fn users(&self, colony: &str) -> Result<Vec<User>, ApiError> {
+        self.scan(&self.registry, &keys::users_of(colony), usize::MAX)
+    }
+
+    /// A process by ID.
+    pub fn process(&self, pid: &str) -> Result<Option<Process>, ApiError> {
+        self.get(&self.processes, &keys::process(pid))
+    }
+
+    /// A function by ID.
+    pub fn function(&self, id: &str) -> Result<Option<Function>, ApiError> {
+        self.get(&self.registry, &keys::function(id))
+    }
+
+    /// Functions of a colony, optionally of one executor.
+    pub fn functions(
+        &self,
+        colony: &str,
+        executor: Option<&str>,
+    ) -> Result<Vec<Function>, ApiError> {
+        let mut out = Vec::new();
+        for key in self.keys(
+            &self.registry,
+            &keys::functions_of(colony, executor),
+            usize::MAX,
+        )? {
+            let Some(id) = key.rsplit(|b| *b == 0).next() else {
+                continue;
+            };
+            if let Some(f) = self.function(&String::from_utf8_lossy(id))? {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether assignments in `colony` are paused.
+    pub fn is_paused(&self, colony: &str) -> Result<bool, ApiError> {
+        Ok(self.registry.contains_key(keys::paused(colony))?)
+    }
+
+    /// Processes whose index keys start with `prefix` (`index` keyspace), in key order.
+    pub fn processes_by_index(
+        &self,
+        prefix: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<Process>, ApiError> {
+        let mut out = Vec::new();
+        let iter = self.index.prefix(prefix);
+        let iter: Box<dyn Iterator<Item = fjall::Guard>> = if reverse {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        for g in iter {
+            if out.len() >= limit {
+                break;
+            }
+            let key = g.key()?;
+            if let Some(pid) = keys::trailing_pid(&key) {
+                if let Some(p) = self.process(&pid)? {
+                    out.push(p);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes used on disk by the store.
+    pub fn disk_space(&self) -> u64 {
+        self.db.disk_space().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_carry_a_version_and_reject_garbage() {
+        let c = Colony {
+            colonyid: "x".into(),
+            name: "dev".into(),
+        };
+        let bytes = encode(&c);
+        assert_eq!(bytes[0], RECORD_VERSION);
+        assert_eq!(decode::<Colony>(&bytes).unwrap(), c);
+        assert_eq!(decode::<Colony>(&[]).unwrap_err().status, 500);
+        assert_eq!(decode::<Colony>(&[9, 1, 2]).unwrap_err().status, 500);
+        assert_eq!(
+            decode::<Colony>(&[RECORD_VERSION, 200]).unwrap_err().status,
+            500
+        );
+    }
+
+    #[test]
+    fn reopen_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig::new(dir.path());
+        {
+            let s = Store::open(&cfg).unwrap();
+            s.registry
+                .insert(keys::colony("dev"), encode(&Colony::default()))
+                .unwrap();
+            s.db().persist(fjall::PersistMode::SyncData).unwrap();
+        }
+        let s = Store::open(&cfg).unwrap();
+        assert!(s.colony("dev").unwrap().is_some());
+        assert!(s.colony("nope").unwrap().is_none());
+    }
+}

@@ -1,0 +1,204 @@
+//! HTTP transport: hyper 1 on smol's executor.
+//!
+//! [`serve`] accepts connections (bounded by a connection cap), wraps each socket in
+//! [`io::TimedIo`] and hands it to hyper's HTTP/1 connection driver with [`http::route`] as
+//! the service. A per-connection watchdog closes connections that sit idle past the keep-alive
+//! timeout or take too long to send a request head. On shutdown, connections are asked to
+//! finish their current request and close.
+//!
+//! Nothing here knows about TCP except [`serve`]: [`serve_connection`] takes any futures-io
+//! stream, so TLS can wrap the socket later.
+
+pub mod http;
+pub mod io;
+pub mod peer;
+
+use crate::state::ServerState;
+use async_net::{TcpListener, TcpStream};
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
+use io::{Activity, TimedIo};
+use peer::PeerWatch;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Transport limits (all configurable on the command line).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body in bytes (413 above).
+    pub max_body: usize,
+    /// Bytes of request bodies that may be buffered at once (503 above).
+    pub body_memory: usize,
+    /// Time allowed from the first byte of a request to its complete head.
+    pub header_timeout: Duration,
+    /// Time allowed to receive a request body.
+    pub body_timeout: Duration,
+    /// Idle time after which a kept-alive connection is closed.
+    pub idle_timeout: Duration,
+    /// Most simultaneous client connections (503 above).
+    pub max_connections: usize,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            max_body: 61 << 20,
+            body_memory: 128 << 20,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Accepts connections until shutdown starts.
+pub async fn serve(listener: TcpListener, state: Arc<ServerState>, cfg: Arc<http::Shared>) {
+    loop {
+        let accepted = async { Some(listener.accept().await) }
+            .or(async {
+                state.events.shutdown_started().await;
+                None
+            })
+            .await;
+        let Some(accepted) = accepted else {
+            break;
+        };
+        let (stream, addr) = match accepted {
+            Ok(v) => v,
+            Err(e) => {
+                // e.g. EMFILE: back off instead of spinning
+                tracing::warn!(error = %e, "accept failed");
+                smol::Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let counters = &state.events.counters;
+        if counters.connections.load(Ordering::Acquire) >= cfg.http.max_connections {
+            counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+            smol::spawn(refuse(stream)).detach();
+            continue;
+        }
+        counters.connections.fetch_add(1, Ordering::AcqRel);
+        let state = state.clone();
+        let cfg = cfg.clone();
+        smol::spawn(async move {
+            let peer = PeerWatch::new(stream.clone());
+            serve_connection(stream, peer, &state, &cfg).await;
+            state
+                .events
+                .counters
+                .connections
+                .fetch_sub(1, Ordering::AcqRel);
+            tracing::trace!(%addr, "connection closed");
+        })
+        .detach();
+    }
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let reply = crate::protocol::Reply::error(&crate::protocol::ApiError::unavailable(
+        "too many connections; try again later",
+    ))
+    .to_json();
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\naccess-control-allow-origin: *\r\n\r\n",
+        reply.len()
+    );
+    let write = async {
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(&reply).await;
+        let _ = stream.flush().await;
+    };
+    let _ = write
+        .or(async {
+            smol::Timer::after(Duration::from_secs(1)).await;
+        })
+        .await;
+}
+
+/// Serves one connection over any async stream until it closes, times out or shutdown ends it.
+pub async fn serve_connection<S>(
+    stream: S,
+    peer: PeerWatch,
+    state: &Arc<ServerState>,
+    shared: &Arc<http::Shared>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::default());
+    let io = smol_hyper::rt::FuturesIo::new(TimedIo::new(stream, activity.clone()));
+    let svc_state = state.clone();
+    let svc_shared = shared.clone();
+    let svc_activity = activity.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let state = svc_state.clone();
+        let shared = svc_shared.clone();
+        let activity = svc_activity.clone();
+        let peer = peer.clone();
+        async move {
+            activity.request_started();
+            let _done = Finished(activity);
+            Ok::<_, std::convert::Infallible>(http::route(req, &state, &shared, &peer).await)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(smol_hyper::rt::SmolTimer::new())
+        .header_read_timeout(None)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    let conn = builder.serve_connection(io, service);
+    let mut conn = std::pin::pin!(conn);
+    let cfg = &shared.http;
+    enum Stop {
+        Done,
+        Timeout,
+        Shutdown,
+    }
+    let stop = async {
+        let _ = conn.as_mut().await;
+        Stop::Done
+    }
+    .or(async {
+        loop {
+            let now = Instant::now();
+            let wake = match activity.deadline(
+                u64::try_from(cfg.header_timeout.as_millis()).unwrap_or(u64::MAX),
+                u64::try_from(cfg.idle_timeout.as_millis()).unwrap_or(u64::MAX),
+            ) {
+                Some(at) if at <= now => return Stop::Timeout,
+                Some(at) => at.min(now + Duration::from_secs(1)),
+                None => now + Duration::from_secs(1),
+            };
+            smol::Timer::at(wake).await;
+        }
+    })
+    .or(async {
+        state.events.shutdown_started().await;
+        Stop::Shutdown
+    })
+    .await;
+    if let Stop::Shutdown = stop {
+        conn.as_mut().graceful_shutdown();
+        let _ = async {
+            let _ = conn.as_mut().await;
+        }
+        .or(async {
+            smol::Timer::after(cfg.shutdown_grace).await;
+        })
+        .await;
+    }
+}
+
+struct Finished(Arc<Activity>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.request_finished();
+    }
+}
