@@ -8,7 +8,7 @@
 //! * [`lifecycle`]: process state machine and timeouts, run inside the writer
 //! * [`scheduler`]: which waiting process an executor gets
 //! * [`events`]: process events, shutdown, counters
-//! * [`auth`]: roles (server owner, colony owner, member, executor)
+//! * [`auth`](crate::auth): roles (server owner, colony owner, member, executor)
 //! * [`handlers`]: one thin function per RPC
 //! * [`transport`]: hyper on smol, limits, timeouts
 //! * [`config`], [`server`]: command line and startup/shutdown

@@ -86,7 +86,7 @@ pub fn matches(p: &Process, executor: &Executor, offer: Offer) -> bool {
     let c = &p.spec.conditions;
     if let Some(names) = &c.executornames {
         let any = names.is_empty() || names.iter().any(|n| n == "*");
-        if !any && !names.iter().any(|n| *n == executor.executorname) {
+        if !any && !names.contains(&executor.executorname) {
             return false;
         }
     }

@@ -1,1 +1,168 @@
-//! placeholder
+//! Test harness for end-to-end tests: runs a real `colonyd` process on `127.0.0.1:0` with a
+//! temporary data directory, reads the bound port from `--port-file`, and can SIGKILL and
+//! restart it on the same directory.
+//!
+//! The binary is `$COLONYD_BIN`, else `$CARGO_TARGET_DIR/debug/colonyd`, else
+//! `<workspace>/target/debug/colonyd` (`cargo build` it first; `.ci/run` does).
+//!
+//! The `colonyos` crate keeps its server URL in a process-wide global, so each test should own
+//! its process: run these tests with cargo-nextest (one process per test).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server owner key every harness server is started with (spec vector V1).
+pub const SERVER_PRVKEY: &str = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d";
+/// Colony owner key (spec vector V2).
+pub const COLONY_PRVKEY: &str = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514";
+
+/// Path of the colonyd binary under test.
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("COLONYD_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        });
+    target.join("debug").join("colonyd")
+}
+
+/// A running colonyd.
+pub struct Colonyd {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// Bound port.
+    pub port: u16,
+}
+
+impl Colonyd {
+    /// Starts a server on a fresh temporary data directory.
+    pub fn start() -> Colonyd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut s = Colonyd {
+            dir,
+            child: None,
+            port: 0,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let bin = binary();
+        assert!(
+            bin.exists(),
+            "colonyd binary not found at {} (run `cargo build` first)",
+            bin.display()
+        );
+        let port_file = self.dir.path().join("port");
+        let _ = std::fs::remove_file(&port_file);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("colonyd.log"))
+            .expect("log file");
+        let child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--port-file"])
+            .arg(&port_file)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .env("COLONIES_SERVER_PRVKEY", SERVER_PRVKEY)
+            .stdout(Stdio::from(log.try_clone().expect("log clone")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn colonyd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(txt) = std::fs::read_to_string(&port_file) {
+                if let Ok(p) = txt.trim().parse() {
+                    self.port = p;
+                    if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+                        colonyos::set_server_url(&self.api_url());
+                        return;
+                    }
+                }
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("colonyd exited at start ({status}):\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("colonyd did not start in time:\n{}", self.log());
+    }
+
+    /// `http://127.0.0.1:<port>/api`
+    pub fn api_url(&self) -> String {
+        format!("http://127.0.0.1:{}/api", self.port)
+    }
+
+    /// SIGKILL (nothing flushed) and start again on the same data directory.
+    pub fn restart_after_kill(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("colonyd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Colonyd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A bootstrapped colony "dev" with one approved executor of type "cli".
+pub struct Colony {
+    /// Colony name.
+    pub name: String,
+    /// Executor private key.
+    pub exec_prv: String,
+    /// Executor ID.
+    pub exec_id: String,
+}
+
+impl Colony {
+    /// Adds colony "dev" and approves executor "worker-1" through the `colonyos` crate.
+    pub async fn bootstrap() -> Colony {
+        let colony_id = colonyos::crypto::gen_id(COLONY_PRVKEY);
+        let colony = colonyos::core::Colony::new(&colony_id, "dev");
+        colonyos::add_colony(&colony, SERVER_PRVKEY)
+            .await
+            .expect("add colony");
+        let exec_prv = colonyos::crypto::gen_prvkey();
+        let exec_id = colonyos::crypto::gen_id(&exec_prv);
+        let e = colonyos::core::Executor::new("worker-1", &exec_id, "cli", "dev");
+        colonyos::add_executor(&e, COLONY_PRVKEY)
+            .await
+            .expect("add executor");
+        colonyos::approve_executor("dev", "worker-1", COLONY_PRVKEY)
+            .await
+            .expect("approve executor");
+        Colony {
+            name: "dev".into(),
+            exec_prv,
+            exec_id,
+        }
+    }
+}

@@ -322,7 +322,7 @@ mod tests {
         let v = store.meta.get(b"n").unwrap().unwrap();
         assert_eq!(u64::from_be_bytes(v.as_ref().try_into().unwrap()), 800);
         let syncs = events.counters.syncs.load(Ordering::Relaxed);
-        assert!(syncs >= 1 && syncs <= 800, "syncs = {syncs}");
+        assert!((1..=800).contains(&syncs), "syncs = {syncs}");
         // a refused operation writes nothing
         let r: Result<(), ApiError> = futures_lite::future::block_on(w.run(|txn| {
             let meta = txn.store.meta.clone();

@@ -1,0 +1,145 @@
+//! End-to-end tests with the unmodified `colonyos` crate 1.0.5 against a real colonyd.
+//! Run with cargo-nextest: the crate's server URL is process-global.
+
+use colonyd_e2e::{Colony, Colonyd, COLONY_PRVKEY, SERVER_PRVKEY};
+use colonyos::core::{self, FunctionSpec};
+
+fn spec(name: &str) -> FunctionSpec {
+    let mut s = FunctionSpec::new(name, "cli", "dev");
+    s.args = vec!["hello".into()];
+    s.maxexectime = 120;
+    s
+}
+
+#[tokio::test]
+async fn bootstrap_submit_assign_close() {
+    let _server = Colonyd::start();
+    let c = Colony::bootstrap().await;
+    let colonies = colonyos::get_colonies(SERVER_PRVKEY).await.unwrap();
+    assert_eq!(colonies.len(), 1);
+    let execs = colonyos::get_executors("dev", &c.exec_prv).await.unwrap();
+    assert_eq!(execs[0].state, core::APPROVED);
+    assert_eq!(
+        colonyos::get_colony("dev", &c.exec_prv).await.unwrap().name,
+        "dev"
+    );
+
+    let p = colonyos::submit(&spec("echo"), &c.exec_prv).await.unwrap();
+    assert_eq!(p.state, core::WAITING);
+    assert_eq!(p.spec.args, vec!["hello".to_string()]);
+    let a = colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+    assert_eq!(a.processid, p.processid);
+    assert_eq!(a.assignedexecutorid, c.exec_id);
+    colonyos::set_output(&a.processid, vec!["result".into()], &c.exec_prv)
+        .await
+        .unwrap();
+    let log = core::Log {
+        processid: a.processid.clone(),
+        colonyname: "dev".into(),
+        executorname: "worker-1".into(),
+        message: "step 1".into(),
+        timestamp: 0,
+    };
+    colonyos::add_log(&log, &c.exec_prv).await.unwrap();
+    colonyos::close(&a.processid, &c.exec_prv).await.unwrap();
+
+    let done = colonyos::get_process(&p.processid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(done.state, core::SUCCESS);
+    assert_eq!(done.output, vec!["result".to_string()]);
+    let logs = colonyos::get_logs("dev", &p.processid, "", 100, 0, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].message, "step 1");
+    let listed = colonyos::get_processes("dev", 10, core::SUCCESS, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn maxexectime_zero_from_function_spec_new_does_not_expire() {
+    // FunctionSpec::new defaults maxexectime to 0: upstream expires such a process after ~1 s,
+    // colonyd treats it as "no deadline" (decisions.md)
+    let _server = Colonyd::start();
+    let c = Colony::bootstrap().await;
+    let p = colonyos::submit(&FunctionSpec::new("slow", "cli", "dev"), &c.exec_prv)
+        .await
+        .unwrap();
+    colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let q = colonyos::get_process(&p.processid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(q.state, core::RUNNING);
+    colonyos::close(&p.processid, &c.exec_prv).await.unwrap();
+}
+
+#[tokio::test]
+async fn fail_idle_assign_and_errors_are_errors() {
+    let _server = Colonyd::start();
+    let c = Colony::bootstrap().await;
+    let err = colonyos::assign("dev", 1, &c.exec_prv).await.unwrap_err();
+    assert!(err.to_string().contains("No process available"), "{err}");
+    let p = colonyos::submit(&spec("boom"), &c.exec_prv).await.unwrap();
+    colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+    colonyos::fail(&p.processid, &c.exec_prv).await.unwrap();
+    let q = colonyos::get_process(&p.processid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(q.state, core::FAILED);
+    assert!(q.errors.is_empty());
+    // the colony owner is not a member
+    let err = colonyos::submit(&spec("x"), COLONY_PRVKEY)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a member"), "{err}");
+    let stranger = colonyos::crypto::gen_prvkey();
+    assert!(colonyos::get_process(&p.processid, &stranger)
+        .await
+        .is_err());
+    let stats = colonyos::get_statistics("dev", &c.exec_prv).await.unwrap();
+    assert_eq!(stats.failedprocesses, 1);
+}
+
+#[tokio::test]
+async fn state_survives_kill9_restart() {
+    let mut server = Colonyd::start();
+    let c = Colony::bootstrap().await;
+    let done = colonyos::submit(&spec("a"), &c.exec_prv).await.unwrap();
+    colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+    colonyos::set_output(&done.processid, vec!["kept".into()], &c.exec_prv)
+        .await
+        .unwrap();
+    colonyos::close(&done.processid, &c.exec_prv).await.unwrap();
+    let waiting = colonyos::submit(&spec("b"), &c.exec_prv).await.unwrap();
+
+    server.restart_after_kill();
+    let d = colonyos::get_process(&done.processid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(d.state, core::SUCCESS);
+    assert_eq!(d.output, vec!["kept".to_string()]);
+    let a = colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+    assert_eq!(a.processid, waiting.processid);
+    colonyos::remove_all_processes("dev", -1, COLONY_PRVKEY)
+        .await
+        .unwrap();
+    colonyos::close(&a.processid, &c.exec_prv).await.unwrap();
+    colonyos::remove_process(&a.processid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert!(colonyos::get_process(&a.processid, &c.exec_prv)
+        .await
+        .is_err());
+    colonyos::remove_executor("dev", "worker-1", COLONY_PRVKEY)
+        .await
+        .unwrap();
+    colonyos::remove_colony("dev", SERVER_PRVKEY).await.unwrap();
+    assert!(colonyos::get_colonies(SERVER_PRVKEY)
+        .await
+        .unwrap()
+        .is_empty());
+}
