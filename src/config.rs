@@ -32,6 +32,8 @@ pub struct Config {
     pub journal_bytes: u64,
     /// Executor threads (`--threads`).
     pub threads: usize,
+    /// Channel limits and retention.
+    pub channels: crate::channels::ChannelPolicy,
 }
 
 /// One documented option.
@@ -48,8 +50,15 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--data-dir", env: "COLONYD_DATA_DIR", value: "DIR", help: "data directory. Default $STATE_DIRECTORY (systemd), else ./colonyd-data" },
     Opt { flag: "--sync", env: "COLONYD_SYNC", value: "always|never", help: "always (default): fdatasync before acknowledging any write, nothing acknowledged is lost on power loss; never: the OS decides when to write back, acknowledged writes survive a crash of colonyd but may be lost on power loss" },
     Opt { flag: "--log-level", env: "RUST_LOG", value: "FILTER", help: "log filter, e.g. info, debug, colonyd=trace. Default info" },
-    Opt { flag: "--max-body", env: "COLONYD_MAX_BODY", value: "SIZE", help: "largest request body (413 above). Default 61MiB (a 10 MiB channel payload as clients encode it)" },
-    Opt { flag: "--body-memory", env: "COLONYD_BODY_MEMORY", value: "SIZE", help: "request-body bytes buffered at once; large requests beyond it get 503. Default 128MiB" },
+    Opt { flag: "--max-payload", env: "COLONYD_MAX_PAYLOAD", value: "SIZE", help: "largest channel entry payload (413 above). Default 10MiB" },
+    Opt { flag: "--max-body", env: "COLONYD_MAX_BODY", value: "SIZE", help: "largest request body (413 above). Default 7 x --max-payload + 1MiB: pycolonies and the colonyos crate send a payload as a JSON array of byte values inside base64, up to 6.7 body bytes per payload byte" },
+    Opt { flag: "--max-channels", env: "", value: "N", help: "most channels one process may declare. Default 100" },
+    Opt { flag: "--channel-max-entries", env: "", value: "N", help: "most entries per channel, 0 = no cap (default); appends beyond get 507" },
+    Opt { flag: "--channel-rate", env: "", value: "N", help: "channel appends per second per process (bursts of 5 s allowed), 0 = unlimited (default); excess gets 429" },
+    Opt { flag: "--channel-disk-budget", env: "", value: "SIZE", help: "total channel payload bytes kept, 0 = unlimited (default); appends beyond get 507" },
+    Opt { flag: "--channel-retention", env: "COLONYD_CHANNEL_RETENTION", value: "DURATION", help: "how long a finished process's channels stay readable (e.g. 30m, 24h, 7d). Default 0: removed when the process finishes, as upstream" },
+    Opt { flag: "--segment-duration", env: "", value: "DURATION", help: "age at which channel data starts a new segment; old segments are relocated and dropped. Default 1h" },
+    Opt { flag: "--body-memory", env: "COLONYD_BODY_MEMORY", value: "SIZE", help: "request-body bytes buffered at once; large requests beyond it get 503. Default 2 x --max-body" },
     Opt { flag: "--max-connections", env: "COLONYD_MAX_CONNECTIONS", value: "N", help: "most simultaneous client connections (503 above). Default 1024" },
     Opt { flag: "--header-timeout", env: "", value: "SECS", help: "time to receive a request head. Default 10" },
     Opt { flag: "--body-timeout", env: "", value: "SECS", help: "time to receive a request body. Default 60" },
@@ -84,6 +93,25 @@ pub fn serve_help() -> String {
          executor of the same name; BUILD_VERSION / BUILD_TIME are reported by versionmsg.\n",
     );
     s
+}
+
+/// Parses a duration: seconds, or a number with `s`, `m`, `h` or `d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 's')) => (&t[..i], 1),
+        Some((i, 'm')) => (&t[..i], 60),
+        Some((i, 'h')) => (&t[..i], 3600),
+        Some((i, 'd')) => (&t[..i], 86_400),
+        _ => (t, 1),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 90s, 15m, 24h, 7d"))?;
+    n.checked_mul(mult)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("invalid duration {s:?}: too large"))
 }
 
 /// Parses a size: bytes, or a number with a unit (KiB MiB GiB, K M G…).
@@ -171,6 +199,28 @@ impl Config {
             Some(other) => return Err(format!("--sync: expected always or never, got {other:?}")),
         };
         let d = HttpConfig::default();
+        let dur = |flag: &str, default: Duration| -> Result<Duration, String> {
+            match get(flag) {
+                Some(v) => parse_duration(&v).map_err(|e| format!("{flag}: {e}")),
+                None => Ok(default),
+            }
+        };
+        let cd = crate::channels::ChannelPolicy::default();
+        let max_payload = size("--max-payload", cd.max_payload as u64)?;
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let channels = crate::channels::ChannelPolicy {
+            max_payload: usize::try_from(max_payload).unwrap_or(usize::MAX),
+            max_channels: usize::try_from(num("--max-channels", cd.max_channels as u64)?)
+                .unwrap_or(usize::MAX),
+            max_entries: num("--channel-max-entries", 0)?,
+            rate_per_sec: u32::try_from(num("--channel-rate", 0)?).unwrap_or(u32::MAX),
+            disk_budget: size("--channel-disk-budget", 0)?,
+            retention_ns: nanos(dur("--channel-retention", Duration::ZERO)?),
+            segment_ns: nanos(dur("--segment-duration", Duration::from_secs(3600))?)
+                .max(1_000_000_000),
+            page_bytes: cd.page_bytes,
+        };
+        let default_body = max_payload.saturating_mul(7).saturating_add(1 << 20);
         let secs = |flag: &str, default: Duration| -> Result<Duration, String> {
             Ok(Duration::from_secs(num(flag, default.as_secs())?))
         };
@@ -179,7 +229,7 @@ impl Config {
             .unwrap_or(1)
             .clamp(1, 256);
         let http = HttpConfig {
-            max_body: usize::try_from(size("--max-body", d.max_body as u64)?).unwrap_or(usize::MAX),
+            max_body: usize::try_from(size("--max-body", default_body)?).unwrap_or(usize::MAX),
             body_memory: usize::try_from(size("--body-memory", d.body_memory as u64)?)
                 .unwrap_or(usize::MAX),
             header_timeout: secs("--header-timeout", d.header_timeout)?,
@@ -201,6 +251,7 @@ impl Config {
             memtable_bytes: size("--memtable-size", 4 << 20)?,
             journal_bytes: size("--journal-size", 64 << 20)?,
             threads,
+            channels,
         })
     }
 }
@@ -243,6 +294,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen, "0.0.0.0:0");
         assert_eq!(c.data_dir, PathBuf::from("/x"));
+        assert_eq!(c.http.max_body, (70 << 20) + (1 << 20));
+        let c = parse(&["--max-payload", "1MiB", "--channel-retention", "2h"], &[]).unwrap();
+        assert_eq!(c.http.max_body, 8 << 20);
+        assert_eq!(c.channels.retention_ns, 7200 * 1_000_000_000);
         let c = parse(&["--max-body", "2MiB", "--sync", "never"], &[]).unwrap();
         assert_eq!(c.http.max_body, 2 << 20);
         assert_eq!(c.sync, SyncMode::Never);
@@ -263,6 +318,9 @@ mod tests {
             .unwrap_err()
             .contains("whole number"));
         assert!(parse(&[], &[("COLONIES_SERVER_PORT", "abc")]).is_err());
+        assert!(parse(&["--channel-retention", "soon"], &[])
+            .unwrap_err()
+            .contains("duration"));
     }
 
     #[test]

@@ -32,6 +32,18 @@ pub enum Effect {
     },
     /// Assignments in a colony were resumed.
     Resumed,
+    /// An entry was appended to channel `cid` at `pos` (durable once published).
+    ChannelAppended {
+        /// Channel ID.
+        cid: u64,
+        /// Position of the entry.
+        pos: u64,
+    },
+    /// Channel `cid` stopped accepting appends (its process finished or was removed).
+    ChannelClosed {
+        /// Channel ID.
+        cid: u64,
+    },
 }
 
 /// Counters for metrics, all in one place.
@@ -60,6 +72,7 @@ pub struct Counters {
 pub struct Events {
     waiting: Event,
     process: Event,
+    channel: Event,
     shutdown: Event,
     shutting_down: AtomicBool,
     process_generation: AtomicU64,
@@ -77,6 +90,7 @@ impl Events {
     pub fn publish(&self, effects: &[Effect]) {
         let mut wake_assigners = false;
         let mut any_process = false;
+        let mut any_channel = false;
         for e in effects {
             match e {
                 Effect::Process { assignable, .. } => {
@@ -84,6 +98,9 @@ impl Events {
                     wake_assigners |= *assignable;
                 }
                 Effect::Resumed => wake_assigners = true,
+                Effect::ChannelAppended { .. } | Effect::ChannelClosed { .. } => {
+                    any_channel = true;
+                }
             }
         }
         if any_process {
@@ -93,6 +110,14 @@ impl Events {
         if wake_assigners {
             self.waiting.notify(usize::MAX);
         }
+        if any_channel {
+            self.channel.notify(usize::MAX);
+        }
+    }
+
+    /// A listener for "some channel got an entry or closed".
+    pub fn listen_channel(&self) -> EventListener {
+        self.channel.listen()
     }
 
     /// A listener for "a process became assignable".
@@ -111,6 +136,7 @@ impl Events {
         self.shutdown.notify(usize::MAX);
         self.waiting.notify(usize::MAX);
         self.process.notify(usize::MAX);
+        self.channel.notify(usize::MAX);
     }
 
     /// Whether shutdown has started.

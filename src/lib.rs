@@ -5,6 +5,7 @@
 //! * [`protocol`]: wire types, envelopes, errors (no I/O)
 //! * [`crypto`]: keys, signatures, IDs
 //! * [`store`]: fjall keyspaces, record codec, key layout, the group-commit [`store::writer`]
+//! * [`channels`]: durable channel logs in time-bucketed segment keyspaces
 //! * [`lifecycle`]: process state machine and timeouts, run inside the writer
 //! * [`scheduler`]: which waiting process an executor gets
 //! * [`events`]: process events, shutdown, counters
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod channels;
 pub mod config;
 pub mod crypto;
 pub mod events;

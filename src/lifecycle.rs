@@ -97,6 +97,8 @@ pub fn submit(
         ..Process::default()
     };
     txn.put_process(None, &p);
+    let policy = txn.store.channel_policy.clone();
+    crate::channels::log::create_for_process(txn, &p.processid, &p.spec.channels, &policy)?;
     Ok(p)
 }
 
@@ -210,7 +212,7 @@ pub fn close_successful(
     p.endtime = Timestamp(txn.now);
     update_function_stats(txn, &p)?;
     txn.put_process(Some(&old), &p);
-    Ok(())
+    close_channels(txn, &p.processid)
 }
 
 /// `closefailedmsg`.
@@ -229,16 +231,21 @@ pub fn close_failed(
             state_name(old.state)
         )));
     }
-    fail(txn, old, errors);
-    Ok(())
+    fail(txn, old, errors)
 }
 
-fn fail(txn: &mut Txn<'_>, old: Process, errors: Vec<String>) {
+fn fail(txn: &mut Txn<'_>, old: Process, errors: Vec<String>) -> Result<(), ApiError> {
     let mut p = old.clone();
     p.state = state::FAILED;
     p.endtime = Timestamp(txn.now);
     p.errors = errors;
     txn.put_process(Some(&old), &p);
+    close_channels(txn, &p.processid)
+}
+
+fn close_channels(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
+    let policy = txn.store.channel_policy.clone();
+    crate::channels::log::close_process(txn, pid, &policy)
 }
 
 /// `setoutputmsg`.
@@ -283,7 +290,7 @@ pub fn cancel(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
     p.state = state::CANCELLED;
     p.endtime = Timestamp(txn.now);
     txn.put_process(Some(&old), &p);
-    Ok(())
+    close_channels(txn, &p.processid)
 }
 
 /// `addattributemsg`.
@@ -318,13 +325,15 @@ pub fn add_attribute(
     Ok(a)
 }
 
-/// Removes a process and what it owns (attribute index entries; logs stay, as upstream).
-pub fn remove(txn: &mut Txn<'_>, p: &Process) {
+/// Removes a process and what it owns (attribute index entries, channels; logs stay, as
+/// upstream).
+pub fn remove(txn: &mut Txn<'_>, p: &Process) -> Result<(), ApiError> {
     let reg = txn.store.registry.clone();
     for a in &p.attributes {
         txn.remove(&reg, keys::attribute(&a.attributeid));
     }
     txn.delete_process(p);
+    crate::channels::log::delete_process(txn, &p.processid)
 }
 
 /// Applies deadlines that have passed (spec §6.1 timeout loop). Returns how many fired.
@@ -347,7 +356,7 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
             continue;
         };
         if kind == keys::DEADLINE_WAIT && old.state == state::WAITING && old.waitdeadline.0 == at {
-            fail(txn, old, vec!["Maximum waiting time limit exceeded".into()]);
+            fail(txn, old, vec!["Maximum waiting time limit exceeded".into()])?;
             fired += 1;
         } else if kind == keys::DEADLINE_EXEC
             && old.state == state::RUNNING
@@ -359,7 +368,7 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
                     txn,
                     old,
                     vec!["Maximum execution time limit exceeded".into()],
-                );
+                )?;
             } else {
                 let mut p = old.clone();
                 p.state = state::WAITING;

@@ -108,6 +108,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         memtable_bytes: cfg.memtable_bytes,
         journal_bytes: cfg.journal_bytes,
         worker_threads: 2,
+        channel_policy: cfg.channels.clone(),
     };
     let store = Store::open(&store_cfg).map_err(|e| match e {
         fjall::Error::Locked => format!(
@@ -186,6 +187,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     let shared = Arc::new(Shared::new(cfg.http.clone()));
     let timer = smol::spawn(deadline_timer(state.clone()));
     let signals = smol::spawn(watch_signals(events.clone()));
+    let maintenance = smol::spawn(channel_maintenance(state.clone()));
     smol::block_on(transport::serve(listener, state.clone(), shared));
     tracing::info!("shutting down: no longer accepting connections");
     // let in-flight requests finish (each connection is bounded by the grace period)
@@ -203,6 +205,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     });
     drop(timer);
     drop(signals);
+    drop(maintenance);
     writer.close();
     let _ = writer_thread.join();
     let failed = writer.has_failed();
@@ -265,6 +268,59 @@ async fn deadline_timer(state: Arc<ServerState>) {
                 .await;
                 if stop {
                     return;
+                }
+            }
+        }
+    }
+}
+
+/// Most payload bytes one relocation step copies (one writer operation).
+const RELOCATE_CHUNK: usize = 4 << 20;
+
+/// Removes channels whose retention expired and retires old segments, through the writer.
+async fn channel_maintenance(state: Arc<ServerState>) {
+    let mut ticks: u64 = 0;
+    loop {
+        let stop = futures_lite::FutureExt::or(
+            async {
+                smol::Timer::after(Duration::from_secs(1)).await;
+                false
+            },
+            async {
+                state.events.shutdown_started().await;
+                true
+            },
+        )
+        .await;
+        if stop {
+            return;
+        }
+        ticks += 1;
+        let now = crate::protocol::time::now_ns();
+        if crate::channels::log::next_expiry(&state.store).is_some_and(|at| at <= now) {
+            let r = state
+                .writer
+                .run(|txn| crate::channels::log::expire_due(txn, EXPIRE_BATCH))
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "channel retention expiry failed");
+            }
+        }
+        if ticks % 10 == 0 {
+            // bounded work per round; a long retirement continues next round
+            for _ in 0..64 {
+                let policy = state.store.channel_policy.clone();
+                match state
+                    .writer
+                    .run(move |txn| crate::channels::log::maintain(txn, &policy, RELOCATE_CHUNK))
+                    .await
+                {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "channel segment maintenance failed");
+                        break;
+                    }
                 }
             }
         }

@@ -50,6 +50,8 @@ pub struct ServerState {
     pub limits: Limits,
     /// Reported by `getserverinfomsg`.
     pub info: RwLock<ServerInfo>,
+    /// Channel append rate limiter.
+    pub channel_rate: crate::channels::RateLimiter,
     server_id: RwLock<String>,
 }
 
@@ -68,6 +70,7 @@ impl ServerState {
             events,
             limits,
             info: RwLock::new(ServerInfo::default()),
+            channel_rate: crate::channels::RateLimiter::default(),
             server_id: RwLock::new(server_id),
         }
     }

@@ -72,7 +72,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
             }
             txn.remove(&reg, keys::paused(&name));
             for p in store.processes_by_index(&keys::by_state_all(&name), usize::MAX, false)? {
-                crate::lifecycle::remove(txn, &p);
+                crate::lifecycle::remove(txn, &p)?;
             }
             let logs = store.logs.clone();
             for g in store.logs.prefix(keys::logs_of_colony(&name)) {

@@ -5,6 +5,7 @@
 //! `getserverinfomsg`, signature recovery (403), payload type lookup (403), base64 and JSON
 //! (400), `msgtype` check (400), then the handler.
 
+mod channels;
 mod colonies;
 mod executors;
 mod functions;
@@ -206,6 +207,8 @@ pub const PAYLOAD_TYPES: &[&str] = &[
     "addfunctionmsg",
     "getfunctionsmsg",
     "removefunctionmsg",
+    "channelappendmsg",
+    "channelreadmsg",
     "versionmsg",
     "getserverinfomsg",
     "changeserveridmsg",
@@ -263,6 +266,8 @@ async fn route(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         "addfunctionmsg" => functions::add(ctx).await,
         "getfunctionsmsg" => functions::list(ctx),
         "removefunctionmsg" => functions::remove(ctx).await,
+        "channelappendmsg" => channels::append(ctx).await,
+        "channelreadmsg" => channels::read(ctx),
         "versionmsg" => server::version(ctx),
         "getserverinfomsg" => server::info(ctx),
         "changeserveridmsg" => server::change_server_id(ctx).await,

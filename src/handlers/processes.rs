@@ -294,8 +294,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                     "Failed to remove process, process is running",
                 ));
             }
-            lifecycle::remove(txn, &p);
-            Ok(())
+            lifecycle::remove(txn, &p)
         })
         .await?;
     empty()
@@ -337,7 +336,7 @@ pub async fn remove_all(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                     )?;
                     let mut n = 0;
                     for p in ps.iter().filter(|p| p.processgraphid.is_empty()) {
-                        lifecycle::remove(txn, p);
+                        lifecycle::remove(txn, p)?;
                         n += 1;
                     }
                     Ok(n)

@@ -8,6 +8,8 @@
 pub mod keys;
 pub mod writer;
 
+use crate::channels::segments::Segments;
+use crate::channels::ChannelPolicy;
 use crate::protocol::types::{Colony, Executor, Function, Process, User};
 use crate::protocol::ApiError;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
@@ -31,6 +33,8 @@ pub struct StoreConfig {
     pub journal_bytes: u64,
     /// Background flush/compaction threads.
     pub worker_threads: usize,
+    /// Channel limits and retention.
+    pub channel_policy: ChannelPolicy,
 }
 
 impl StoreConfig {
@@ -42,6 +46,7 @@ impl StoreConfig {
             memtable_bytes: 4 << 20,
             journal_bytes: 64 << 20,
             worker_threads: 2,
+            channel_policy: ChannelPolicy::default(),
         }
     }
 }
@@ -59,6 +64,14 @@ pub struct Store {
     pub index: Keyspace,
     /// Process and executor logs.
     pub logs: Keyspace,
+    /// Channel metadata, segment references and retention (see [`crate::channels::log`]).
+    pub channels: Keyspace,
+    /// Segment keyspaces holding channel entries.
+    pub segments: Segments,
+    /// Channel limits and retention.
+    pub channel_policy: ChannelPolicy,
+    /// A snapshot of everything made durable by the last sync; channel readers read through it.
+    durable: std::sync::RwLock<fjall::Snapshot>,
     path: PathBuf,
 }
 
@@ -100,15 +113,51 @@ impl Store {
                 KeyspaceCreateOptions::default().max_memtable_size(memtable)
             })
         };
+        let channels = ks("channels")?;
+        let recorded = crate::channels::log::recorded_segments(&channels)?;
+        // a segment keyspace without a record was created by an operation that did not
+        // complete: it holds nothing reachable
+        for name in db.list_keyspace_names() {
+            let name: &str = name.as_ref();
+            if let Some(hex) = name.strip_prefix("seg-") {
+                let id = u32::from_str_radix(hex, 16).ok();
+                if !recorded.iter().any(|(r, _)| Some(*r) == id) {
+                    let orphan = ks(name)?;
+                    db.delete_keyspace(orphan)?;
+                }
+            }
+        }
+        let segments = Segments::open(&db, &recorded, memtable)?;
         Ok(Store {
             meta: ks("meta")?,
             registry: ks("registry")?,
             processes: ks("processes")?,
             index: ks("index")?,
             logs: ks("logs")?,
+            channels,
+            segments,
+            channel_policy: cfg.channel_policy.clone(),
+            durable: std::sync::RwLock::new(db.snapshot()),
             db: db.clone(),
             path: cfg.path.clone(),
         })
+    }
+
+    /// The snapshot of durable state (as of the last sync).
+    pub fn durable(&self) -> fjall::Snapshot {
+        self.durable
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Publishes the current state as durable (writer, after a sync).
+    pub fn publish_durable(&self) {
+        let snap = self.db.snapshot();
+        *self
+            .durable
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snap;
     }
 
     /// The fjall database (for batches and persistence).

@@ -242,6 +242,7 @@ fn run(
         match synced {
             Ok(()) => {
                 c.writes.fetch_add(pending.len() as u64, Ordering::Relaxed);
+                store.publish_durable();
                 events.publish(&effects);
                 for done in pending.drain(..) {
                     done(Ok(()));

@@ -44,7 +44,7 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
-            max_body: 61 << 20,
+            max_body: 71 << 20,
             body_memory: 128 << 20,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),

@@ -1,0 +1,545 @@
+//! The channel log: metadata, entries, and every operation on them.
+//!
+//! ## Key layout
+//!
+//! `channels` keyspace (`‖` concatenation, `BE` big-endian):
+//!
+//! | key | value |
+//! |---|---|
+//! | `m‖pid\0name` | [`ChannelMeta`] |
+//! | `i‖cid(u64 BE)` | `pid\0name` (channel ID → metadata key) |
+//! | `r‖seg(u32 BE)‖cid(u64 BE)` | empty: channel `cid` has entries in segment `seg` |
+//! | `x‖expires(i64, sign-flipped BE)‖cid(u64 BE)` | empty: retention expiry of a closed channel |
+//! | `g‖seg(u32 BE)` | creation time of segment `seg` (i64 BE ns) |
+//!
+//! `meta` keyspace: `next-cid` (u64 BE, the next channel ID), `channel-bytes` (u64 BE, payload
+//! bytes held by live channels, for the disk budget).
+//!
+//! Segment keyspace `seg-<hex>`: `cid(u64 BE)‖pos(u64 BE)` → [`Entry`] (postcard, version byte).
+//!
+//! `pos` is the dense server-side position (0, 1, 2, …) that `afterseq` counts; it never
+//! changes, not even when retirement relocates an entry to a newer segment. Channel IDs are
+//! never reused, so deleting a channel is O(1) in metadata: its entries become unreachable at
+//! once, and their bytes go when their segment is dropped.
+
+use super::ChannelPolicy;
+use crate::protocol::ApiError;
+use crate::store::writer::Txn;
+use crate::store::{decode, encode, keys, Store};
+use fjall::Readable;
+use serde::{Deserialize, Serialize};
+
+/// Metadata of one channel.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChannelMeta {
+    /// Internal ID (never reused).
+    pub cid: u64,
+    /// Owning process.
+    pub processid: String,
+    /// Declared name.
+    pub name: String,
+    /// Position the next entry gets (= number of entries).
+    pub next_pos: u64,
+    /// Payload bytes stored.
+    pub bytes: u64,
+    /// When the process finished (0 while open).
+    pub closed_at: i64,
+    /// When a closed channel is removed (0 = not scheduled).
+    pub expires_at: i64,
+    /// Segments holding its entries.
+    pub segments: Vec<u32>,
+}
+
+/// One stored entry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    /// Client-assigned sequence, verbatim.
+    pub sequence: i64,
+    /// Sequence this entry replies to (0 = none).
+    pub inreplyto: i64,
+    /// Server arrival time, ns.
+    pub timestamp: i64,
+    /// Signer ID.
+    pub senderid: String,
+    /// Raw payload bytes.
+    pub payload: Vec<u8>,
+    /// `data`, `end`, `error`, or any type the client sent.
+    pub kind: String,
+}
+
+/// `m‖pid\0name`
+pub fn meta_key(pid: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + pid.len() + name.len());
+    k.push(b'm');
+    k.extend_from_slice(pid.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+fn process_prefix(pid: &str) -> Vec<u8> {
+    meta_key(pid, "")
+}
+
+fn id_key(cid: u64) -> Vec<u8> {
+    let mut k = vec![b'i'];
+    k.extend_from_slice(&cid.to_be_bytes());
+    k
+}
+
+fn ref_key(seg: u32, cid: u64) -> Vec<u8> {
+    let mut k = vec![b'r'];
+    k.extend_from_slice(&seg.to_be_bytes());
+    k.extend_from_slice(&cid.to_be_bytes());
+    k
+}
+
+fn ref_prefix(seg: u32) -> Vec<u8> {
+    let mut k = vec![b'r'];
+    k.extend_from_slice(&seg.to_be_bytes());
+    k
+}
+
+fn expiry_key(at: i64, cid: u64) -> Vec<u8> {
+    let mut k = vec![b'x'];
+    k.extend_from_slice(&keys::i64be(at));
+    k.extend_from_slice(&cid.to_be_bytes());
+    k
+}
+
+/// `g‖seg`
+pub fn segment_key(seg: u32) -> Vec<u8> {
+    let mut k = vec![b'g'];
+    k.extend_from_slice(&seg.to_be_bytes());
+    k
+}
+
+/// `cid‖pos` inside a segment.
+pub fn entry_key(cid: u64, pos: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&cid.to_be_bytes());
+    k[8..].copy_from_slice(&pos.to_be_bytes());
+    k
+}
+
+fn parse_entry_key(k: &[u8]) -> Option<(u64, u64)> {
+    let cid = u64::from_be_bytes(k.get(..8)?.try_into().ok()?);
+    let pos = u64::from_be_bytes(k.get(8..16)?.try_into().ok()?);
+    Some((cid, pos))
+}
+
+fn get_u64(store: &Store, key: &[u8]) -> Result<u64, ApiError> {
+    Ok(store
+        .meta
+        .get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes))
+}
+
+fn put_u64(txn: &mut Txn<'_>, key: &[u8], v: u64) {
+    let meta = txn.store.meta.clone();
+    txn.put_raw(&meta, key.to_vec(), v.to_be_bytes().to_vec());
+}
+
+/// Creates the channels a process declares (at submit). Names are deduplicated.
+pub fn create_for_process(
+    txn: &mut Txn<'_>,
+    pid: &str,
+    names: &[String],
+    policy: &ChannelPolicy,
+) -> Result<(), ApiError> {
+    let mut unique: Vec<&String> = Vec::new();
+    for n in names {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    if unique.len() > policy.max_channels {
+        return Err(ApiError::bad_request(format!(
+            "Failed to submit function spec, process has too many channels ({} > {}, --max-channels)",
+            unique.len(),
+            policy.max_channels
+        )));
+    }
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let mut next = get_u64(txn.store, b"next-cid")?.max(1);
+    let chans = txn.store.channels.clone();
+    for name in unique {
+        let meta = ChannelMeta {
+            cid: next,
+            processid: pid.to_string(),
+            name: name.clone(),
+            ..ChannelMeta::default()
+        };
+        txn.put(&chans, meta_key(pid, name), &meta);
+        txn.put_raw(&chans, id_key(next), meta_key(pid, name)[1..].to_vec());
+        next += 1;
+    }
+    put_u64(txn, b"next-cid", next);
+    Ok(())
+}
+
+/// Loads a channel's metadata as the writer sees it (latest, not necessarily durable).
+pub fn load(store: &Store, pid: &str, name: &str) -> Result<Option<ChannelMeta>, ApiError> {
+    store.get(&store.channels, &meta_key(pid, name))
+}
+
+/// Appends one entry; returns its position. The caller has checked authorization.
+pub fn append(
+    txn: &mut Txn<'_>,
+    pid: &str,
+    name: &str,
+    entry: &Entry,
+    policy: &ChannelPolicy,
+) -> Result<u64, ApiError> {
+    let Some(mut meta) = load(txn.store, pid, name)? else {
+        return Err(ApiError::not_found("Channel not found"));
+    };
+    if meta.closed_at != 0 {
+        return Err(ApiError::not_found(
+            "Channel not found: the process has finished and its channels accept no more entries",
+        ));
+    }
+    if policy.max_entries > 0 && meta.next_pos >= policy.max_entries {
+        return Err(ApiError::new(
+            507,
+            format!(
+                "channel log is full ({} entries, --channel-max-entries)",
+                policy.max_entries
+            ),
+        ));
+    }
+    let len = entry.payload.len() as u64;
+    let total = get_u64(txn.store, b"channel-bytes")?;
+    if policy.disk_budget > 0 && total + len > policy.disk_budget {
+        return Err(ApiError::new(
+            507,
+            format!(
+                "channel disk budget of {} bytes is used up (--channel-disk-budget); remove finished processes or raise the budget",
+                policy.disk_budget
+            ),
+        ));
+    }
+    let (seg, ks) = current_segment(txn, policy)?;
+    let pos = meta.next_pos;
+    txn.put(&ks, entry_key(meta.cid, pos).to_vec(), entry);
+    let chans = txn.store.channels.clone();
+    if !meta.segments.contains(&seg) {
+        meta.segments.push(seg);
+        txn.put_raw(&chans, ref_key(seg, meta.cid), Vec::new());
+    }
+    meta.next_pos += 1;
+    meta.bytes += len;
+    txn.put(&chans, meta_key(pid, name), &meta);
+    put_u64(txn, b"channel-bytes", total + len);
+    txn.emit(crate::events::Effect::ChannelAppended { cid: meta.cid, pos });
+    Ok(pos)
+}
+
+/// The segment appends go to, starting a new one when the current one is too old.
+fn current_segment(
+    txn: &mut Txn<'_>,
+    policy: &ChannelPolicy,
+) -> Result<(u32, fjall::Keyspace), ApiError> {
+    let segs = &txn.store.segments;
+    if let Some(id) = segs.newest() {
+        if let (Some(created), Some(ks)) = (segs.created(id), segs.get(id)) {
+            if txn.now - created < policy.segment_ns {
+                return Ok((id, ks));
+            }
+        }
+    }
+    let id = segs.newest().map_or(1, |n| n + 1);
+    let ks = segs.create(txn.store.db(), id, txn.now)?;
+    // recorded at once (not in the batch): a recorded segment without entries is harmless and
+    // is dropped by retirement; an unrecorded keyspace would be an orphan
+    txn.store
+        .channels
+        .insert(segment_key(id), txn.now.to_be_bytes())?;
+    tracing::debug!(segment = id, "started channel segment");
+    Ok((id, ks))
+}
+
+/// Closes every channel of a finished process: with no retention they are removed now,
+/// otherwise they stay readable until `now + retention`.
+pub fn close_process(txn: &mut Txn<'_>, pid: &str, policy: &ChannelPolicy) -> Result<(), ApiError> {
+    let metas: Vec<ChannelMeta> =
+        txn.store
+            .scan(&txn.store.channels, &process_prefix(pid), usize::MAX)?;
+    let chans = txn.store.channels.clone();
+    for mut m in metas {
+        if m.closed_at != 0 {
+            continue;
+        }
+        txn.emit(crate::events::Effect::ChannelClosed { cid: m.cid });
+        if policy.retention_ns <= 0 {
+            delete(txn, &m)?;
+        } else {
+            m.closed_at = txn.now;
+            m.expires_at = txn.now.saturating_add(policy.retention_ns);
+            txn.put_raw(&chans, expiry_key(m.expires_at, m.cid), Vec::new());
+            txn.put(&chans, meta_key(&m.processid, &m.name), &m);
+        }
+    }
+    Ok(())
+}
+
+/// Removes every channel of a process (process removal).
+pub fn delete_process(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
+    let metas: Vec<ChannelMeta> =
+        txn.store
+            .scan(&txn.store.channels, &process_prefix(pid), usize::MAX)?;
+    for m in metas {
+        txn.emit(crate::events::Effect::ChannelClosed { cid: m.cid });
+        delete(txn, &m)?;
+    }
+    Ok(())
+}
+
+/// Removes one channel: O(1) in metadata; entry bytes go with their segments.
+fn delete(txn: &mut Txn<'_>, m: &ChannelMeta) -> Result<(), ApiError> {
+    let chans = txn.store.channels.clone();
+    txn.remove(&chans, meta_key(&m.processid, &m.name));
+    txn.remove(&chans, id_key(m.cid));
+    for seg in &m.segments {
+        txn.remove(&chans, ref_key(*seg, m.cid));
+    }
+    if m.expires_at != 0 {
+        txn.remove(&chans, expiry_key(m.expires_at, m.cid));
+    }
+    let total = get_u64(txn.store, b"channel-bytes")?;
+    put_u64(txn, b"channel-bytes", total.saturating_sub(m.bytes));
+    Ok(())
+}
+
+fn meta_by_cid(store: &Store, cid: u64) -> Result<Option<ChannelMeta>, ApiError> {
+    let Some(rest) = store.channels.get(id_key(cid))? else {
+        return Ok(None);
+    };
+    let mut k = vec![b'm'];
+    k.extend_from_slice(&rest);
+    store.get(&store.channels, &k)
+}
+
+/// Removes closed channels whose retention has expired. Returns how many.
+pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
+    let now = txn.now;
+    let mut due = Vec::new();
+    for g in txn.store.channels.prefix(b"x").take(limit) {
+        let k = g.key()?;
+        let at = keys::from_i64be(k.get(1..9).unwrap_or_default()).unwrap_or(i64::MAX);
+        if at > now {
+            break;
+        }
+        let cid = k
+            .get(9..17)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes);
+        due.push((k.to_vec(), cid));
+    }
+    let n = due.len();
+    let chans = txn.store.channels.clone();
+    for (key, cid) in due {
+        match cid
+            .map(|c| meta_by_cid(txn.store, c))
+            .transpose()?
+            .flatten()
+        {
+            Some(m) => delete(txn, &m)?,
+            None => txn.remove(&chans, key),
+        }
+    }
+    Ok(n)
+}
+
+/// The earliest retention expiry, if any.
+pub fn next_expiry(store: &Store) -> Option<i64> {
+    let g = store.channels.prefix(b"x").next()?;
+    let k = g.key().ok()?;
+    keys::from_i64be(k.get(1..9)?)
+}
+
+/// A page of entries read through a snapshot.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Metadata as of the snapshot.
+    pub meta: ChannelMeta,
+    /// `(position, entry)` in position order.
+    pub entries: Vec<(u64, Entry)>,
+}
+
+/// Reads entries `from..` (at most `limit`, 0 = no count limit) of a channel as of `snap`,
+/// stopping once `max_bytes` of payload are collected (always at least one entry).
+/// `Ok(None)`: the channel does not exist in that snapshot.
+pub fn read(
+    store: &Store,
+    snap: &fjall::Snapshot,
+    pid: &str,
+    name: &str,
+    from: u64,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Option<Page>, ApiError> {
+    let Some(raw) = snap.get(&store.channels, meta_key(pid, name))? else {
+        return Ok(None);
+    };
+    let meta: ChannelMeta = decode(&raw)?;
+    let entries = read_entries(store, snap, &meta, from, limit, max_bytes)?;
+    Ok(Some(Page { meta, entries }))
+}
+
+/// Reads entries of a known channel (by metadata) as of `snap`.
+pub fn read_entries(
+    store: &Store,
+    snap: &fjall::Snapshot,
+    meta: &ChannelMeta,
+    from: u64,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<Vec<(u64, Entry)>, ApiError> {
+    let end = meta.next_pos;
+    if from >= end {
+        return Ok(Vec::new());
+    }
+    let want = if limit == 0 { usize::MAX } else { limit };
+    let mut out: Vec<(u64, Entry)> = Vec::new();
+    for seg in &meta.segments {
+        let Some(ks) = store.segments.get(*seg) else {
+            continue;
+        };
+        let mut bytes = 0usize;
+        let mut taken = 0usize;
+        let lo = entry_key(meta.cid, from);
+        let hi = entry_key(meta.cid, end);
+        for g in snap.range(&ks, lo..hi) {
+            if taken >= want || (taken > 0 && bytes >= max_bytes) {
+                break;
+            }
+            let (k, v) = g.into_inner()?;
+            let Some((_, pos)) = parse_entry_key(&k) else {
+                continue;
+            };
+            let e: Entry = decode(&v)?;
+            bytes += e.payload.len();
+            taken += 1;
+            out.push((pos, e));
+        }
+    }
+    if meta.segments.len() > 1 {
+        out.sort_by_key(|(p, _)| *p);
+        out.dedup_by_key(|(p, _)| *p);
+    }
+    // keep the dense prefix from `from`, within the byte and count limits
+    let mut kept = 0usize;
+    let mut bytes = 0usize;
+    let mut expect = from;
+    for (p, e) in &out {
+        if *p != expect || kept >= want || (kept > 0 && bytes + e.payload.len() > max_bytes) {
+            break;
+        }
+        bytes += e.payload.len();
+        kept += 1;
+        expect += 1;
+    }
+    out.truncate(kept);
+    Ok(out)
+}
+
+/// One step of segment maintenance: drops an unreferenced old segment, or relocates up to
+/// `chunk_bytes` of one channel out of a segment due for retirement. Returns whether it did
+/// anything (call again until it does not).
+pub fn maintain(
+    txn: &mut Txn<'_>,
+    policy: &ChannelPolicy,
+    chunk_bytes: usize,
+) -> Result<bool, ApiError> {
+    let store = txn.store;
+    let Some(newest) = store.segments.newest() else {
+        return Ok(false);
+    };
+    let chans = store.channels.clone();
+    for seg in store.segments.ids() {
+        if seg == newest {
+            continue;
+        }
+        let first_ref = store.channels.prefix(ref_prefix(seg)).next();
+        let Some(first_ref) = first_ref else {
+            store.segments.drop_segment(store.db(), seg)?;
+            txn.remove(&chans, segment_key(seg));
+            tracing::debug!(segment = seg, "dropped channel segment");
+            return Ok(true);
+        };
+        let created = store.segments.created(seg).unwrap_or(0);
+        if txn.now - created < policy.segment_ns.saturating_mul(2) {
+            continue;
+        }
+        // retire: move one channel's entries out of `seg`, in bounded chunks
+        let k = first_ref.key()?;
+        let Some(cid) = k
+            .get(5..13)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+        else {
+            txn.remove(&chans, k.to_vec());
+            return Ok(true);
+        };
+        let Some(mut meta) = meta_by_cid(store, cid)? else {
+            txn.remove(&chans, k.to_vec());
+            return Ok(true);
+        };
+        let (cur, cur_ks) = current_segment(txn, policy)?;
+        let Some(old_ks) = store.segments.get(seg) else {
+            return Ok(false);
+        };
+        let lo = entry_key(cid, 0);
+        let hi = entry_key(cid, u64::MAX);
+        let mut moved = 0usize;
+        let mut done = true;
+        for g in old_ks.range(lo..hi) {
+            if moved >= chunk_bytes {
+                done = false;
+                break;
+            }
+            let (ek, ev) = g.into_inner()?;
+            moved += ev.len();
+            txn.put_raw(&cur_ks, ek.to_vec(), ev.to_vec());
+            txn.remove(&old_ks, ek.to_vec());
+        }
+        if !meta.segments.contains(&cur) {
+            meta.segments.push(cur);
+            txn.put_raw(&chans, ref_key(cur, cid), Vec::new());
+        }
+        if done {
+            meta.segments.retain(|s| *s != seg);
+            txn.remove(&chans, ref_key(seg, cid));
+        }
+        txn.put(&chans, meta_key(&meta.processid, &meta.name), &meta);
+        tracing::debug!(segment = seg, cid, moved, done, "relocated channel entries");
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Reads the segment list recorded in the `channels` keyspace (at startup).
+pub fn recorded_segments(channels: &fjall::Keyspace) -> Result<Vec<(u32, i64)>, fjall::Error> {
+    let mut out = Vec::new();
+    for g in channels.prefix(b"g") {
+        let (k, v) = g.into_inner()?;
+        let id = k
+            .get(1..5)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes);
+        let created = <[u8; 8]>::try_from(v.as_ref()).ok().map(i64::from_be_bytes);
+        if let (Some(id), Some(created)) = (id, created) {
+            out.push((id, created));
+        }
+    }
+    Ok(out)
+}
+
+/// Encoded size check helper for tests and callers: bytes an entry takes in a segment.
+pub fn encoded_len(e: &Entry) -> usize {
+    encode(e).len()
+}
