@@ -306,7 +306,7 @@ async fn channel_maintenance(state: Arc<ServerState>) {
                 tracing::warn!(error = %e, "channel retention expiry failed");
             }
         }
-        if ticks % 10 == 0 {
+        if ticks.is_multiple_of(10) {
             // bounded work per round; a long retirement continues next round
             for _ in 0..64 {
                 let policy = state.store.channel_policy.clone();

@@ -434,14 +434,12 @@ pub fn read_entries(
     // keep the dense prefix from `from`, within the byte and count limits
     let mut kept = 0usize;
     let mut bytes = 0usize;
-    let mut expect = from;
-    for (p, e) in &out {
+    for (expect, (p, e)) in (from..).zip(out.iter()) {
         if *p != expect || kept >= want || (kept > 0 && bytes + e.payload.len() > max_bytes) {
             break;
         }
         bytes += e.payload.len();
         kept += 1;
-        expect += 1;
     }
     out.truncate(kept);
     Ok(out)

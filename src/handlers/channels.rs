@@ -181,7 +181,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .process(&m.processid)?
         .ok_or_else(|| ApiError::not_found("Process not found"))?;
     auth::member(store, p.colony(), &ctx.signer, true)?;
-    if !p.spec.channels.iter().any(|c| *c == m.name) {
+    if !p.spec.channels.contains(&m.name) {
         return Err(ApiError::not_found("Channel not found"));
     }
     if m.payload.0.len() > policy.max_payload {
