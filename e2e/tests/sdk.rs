@@ -143,3 +143,68 @@ async fn state_survives_kill9_restart() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn channel_chat_between_client_and_executor() {
+    let _server = Colonyd::start();
+    let c = Colony::bootstrap().await;
+    // the executor submits to itself and both ends use the crate (seeds 001/002)
+    let mut s = spec("chat");
+    s.channels = vec!["chat".into()];
+    let p = colonyos::submit(&s, &c.exec_prv).await.unwrap();
+    let a = colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+    assert_eq!(a.processid, p.processid);
+    colonyos::channel_append(&p.processid, "chat", 1, "hello", "", 0, &c.exec_prv)
+        .await
+        .unwrap();
+    colonyos::channel_append(&p.processid, "chat", 2, "world", "", 1, &c.exec_prv)
+        .await
+        .unwrap();
+    colonyos::channel_append(&p.processid, "chat", 3, "", "end", 0, &c.exec_prv)
+        .await
+        .unwrap();
+    let entries = colonyos::channel_read(&p.processid, "chat", 0, 0, &c.exec_prv)
+        .await
+        .unwrap();
+    let got: Vec<(i64, String, String, i64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.sequence,
+                e.payload_as_string(),
+                e.msgtype.clone(),
+                e.inreplyto,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "hello".to_string(), "data".to_string(), 0),
+            (2, "world".to_string(), "data".to_string(), 1),
+            (3, String::new(), "end".to_string(), 0),
+        ]
+    );
+    assert_eq!(entries[0].senderid, c.exec_id);
+    let page = colonyos::channel_read(&p.processid, "chat", 1, 1, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].payload_as_string(), "world");
+    // a stranger is refused; an undeclared channel is not found
+    let stranger = colonyos::crypto::gen_prvkey();
+    assert!(
+        colonyos::channel_read(&p.processid, "chat", 0, 0, &stranger)
+            .await
+            .is_err()
+    );
+    let err = colonyos::channel_append(&p.processid, "other", 1, "x", "", 0, &c.exec_prv)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Channel not found"), "{err}");
+    colonyos::close(&p.processid, &c.exec_prv).await.unwrap();
+    let err = colonyos::channel_read(&p.processid, "chat", 0, 0, &c.exec_prv)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Channel not found"), "{err}");
+}

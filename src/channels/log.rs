@@ -541,3 +541,190 @@ pub fn recorded_segments(channels: &fjall::Keyspace) -> Result<Vec<(u32, i64)>, 
 pub fn encoded_len(e: &Entry) -> usize {
     encode(e).len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Events;
+    use crate::store::writer::{SyncMode, Writer};
+    use crate::store::StoreConfig;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn open(
+        dir: &std::path::Path,
+        policy: &ChannelPolicy,
+    ) -> (Arc<Store>, Writer, std::thread::JoinHandle<()>) {
+        let mut cfg = StoreConfig::new(dir);
+        cfg.channel_policy = policy.clone();
+        let store = Arc::new(Store::open(&cfg).unwrap());
+        let (w, h) =
+            Writer::start(store.clone(), Arc::new(Events::new()), SyncMode::Always).unwrap();
+        (store, w, h)
+    }
+
+    fn run<R: Send + 'static>(
+        w: &Writer,
+        f: impl FnOnce(&mut Txn<'_>) -> Result<R, ApiError> + Send + 'static,
+    ) -> R {
+        futures_lite::future::block_on(w.run(f)).unwrap()
+    }
+
+    fn entry(i: u64) -> Entry {
+        Entry {
+            sequence: i as i64,
+            payload: format!("entry-{i}").into_bytes(),
+            kind: "data".into(),
+            ..Entry::default()
+        }
+    }
+
+    fn read_all(store: &Store, pid: &str, name: &str) -> Option<Vec<(u64, Entry)>> {
+        let snap = store.durable();
+        let mut out = Vec::new();
+        loop {
+            let page = read(store, &snap, pid, name, out.len() as u64, 7, 1 << 20).unwrap()?;
+            if page.entries.is_empty() {
+                return Some(out);
+            }
+            out.extend(page.entries);
+        }
+    }
+
+    #[test]
+    fn reopening_repeatedly_keeps_every_entry_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = ChannelPolicy::default();
+        let pid = "p".repeat(64);
+        for round in 0..5u64 {
+            let (store, w, h) = open(dir.path(), &policy);
+            if round == 0 {
+                let (pid, policy) = (pid.clone(), policy.clone());
+                run(&w, move |txn| {
+                    create_for_process(txn, &pid, &["a".into(), "b".into(), "a".into()], &policy)
+                });
+            }
+            for i in 0..20 {
+                let n = round * 20 + i;
+                let (pid, policy) = (pid.clone(), policy.clone());
+                let pos = run(&w, move |txn| append(txn, &pid, "a", &entry(n), &policy));
+                assert_eq!(pos, n);
+            }
+            let got = read_all(&store, &pid, "a").unwrap();
+            assert_eq!(got.len() as u64, (round + 1) * 20);
+            for (i, (pos, e)) in got.iter().enumerate() {
+                assert_eq!(*pos, i as u64);
+                assert_eq!(e.payload, format!("entry-{i}").into_bytes());
+            }
+            assert_eq!(read_all(&store, &pid, "b").unwrap().len(), 0);
+            w.close();
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn close_without_retention_removes_at_once_and_unknown_channel_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = ChannelPolicy::default();
+        let (store, w, h) = open(dir.path(), &policy);
+        let pid = "q".repeat(64);
+        let (p2, pol) = (pid.clone(), policy.clone());
+        run(&w, move |txn| {
+            create_for_process(txn, &p2, &["c".into()], &pol)
+        });
+        let (p2, pol) = (pid.clone(), policy.clone());
+        run(&w, move |txn| append(txn, &p2, "c", &entry(0), &pol));
+        assert!(read_all(&store, &pid, "nope").is_none());
+        let (p2, pol) = (pid.clone(), policy.clone());
+        run(&w, move |txn| close_process(txn, &p2, &pol));
+        assert!(read_all(&store, &pid, "c").is_none());
+        let (p2, pol) = (pid.clone(), policy.clone());
+        let err = futures_lite::future::block_on(
+            w.run(move |txn| append(txn, &p2, "c", &entry(1), &pol)),
+        )
+        .unwrap_err();
+        assert_eq!(err.status, 404);
+        assert_eq!(get_u64(&store, b"channel-bytes").unwrap(), 0);
+        w.close();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn old_segments_are_retired_without_losing_or_moving_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = ChannelPolicy {
+            segment_ns: 150_000_000,
+            ..ChannelPolicy::default()
+        };
+        let (store, w, h) = open(dir.path(), &policy);
+        let keep = "k".repeat(64);
+        let gone = "g".repeat(64);
+        for pid in [&keep, &gone] {
+            let (p2, pol) = (pid.clone(), policy.clone());
+            run(&w, move |txn| {
+                create_for_process(txn, &p2, &["log".into()], &pol)
+            });
+        }
+        // three rounds of appends, each in a new segment
+        let mut n = 0;
+        for _ in 0..3 {
+            for _ in 0..10 {
+                for pid in [&keep, &gone] {
+                    let (p2, pol) = (pid.clone(), policy.clone());
+                    run(&w, move |txn| append(txn, &p2, "log", &entry(n), &pol));
+                }
+                n += 1;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            store.segments.len() >= 3,
+            "segments: {:?}",
+            store.segments.ids()
+        );
+        let first = store.segments.ids()[0];
+        // the "gone" process is removed: O(1) in metadata, unreadable at once
+        let p2 = gone.clone();
+        run(&w, move |txn| delete_process(txn, &p2));
+        assert!(read_all(&store, &gone, "log").is_none());
+        std::thread::sleep(Duration::from_millis(350));
+        let mut steps = 0;
+        loop {
+            let pol = policy.clone();
+            if !run(&w, move |txn| maintain(txn, &pol, 64)) {
+                break;
+            }
+            steps += 1;
+            assert!(steps < 200, "maintenance does not converge");
+        }
+        assert!(
+            !store.segments.ids().contains(&first),
+            "the oldest segment was dropped"
+        );
+        assert_eq!(
+            store.segments.len(),
+            1,
+            "only the current segment is left: {:?}",
+            store.segments.ids()
+        );
+        let got = read_all(&store, &keep, "log").unwrap();
+        assert_eq!(got.len(), 30);
+        for (i, (pos, e)) in got.iter().enumerate() {
+            assert_eq!(*pos, i as u64);
+            assert_eq!(e.sequence, i as i64);
+        }
+        // and it still appends at the next position after reopening
+        w.close();
+        h.join().unwrap();
+        drop(store);
+        let (store, w, h) = open(dir.path(), &policy);
+        let (p2, pol) = (keep.clone(), policy.clone());
+        assert_eq!(
+            run(&w, move |txn| append(txn, &p2, "log", &entry(30), &pol)),
+            30
+        );
+        assert_eq!(read_all(&store, &keep, "log").unwrap().len(), 31);
+        w.close();
+        h.join().unwrap();
+    }
+}
