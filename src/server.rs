@@ -216,7 +216,13 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
             return Ok(1);
         }
     }
-    tracing::info!("stopped");
+    let c = &events.counters;
+    tracing::info!(
+        requests = c.requests.load(std::sync::atomic::Ordering::Relaxed),
+        writes = c.writes.load(std::sync::atomic::Ordering::Relaxed),
+        syncs = c.syncs.load(std::sync::atomic::Ordering::Relaxed),
+        "stopped"
+    );
     Ok(if failed { 1 } else { 0 })
 }
 

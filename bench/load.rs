@@ -1,0 +1,295 @@
+//! `colonyd-bench`: a load generator that speaks the real ColonyOS protocol (signed envelopes
+//! over HTTP/1.1 keep-alive) against any ColonyOS-compatible server, colonyd or upstream.
+//!
+//! Requests are signed before the clock starts, so the client's signing does not steal the
+//! server's CPU. With `--server-pid` it reports the server's CPU time per operation and its
+//! RSS (from /proc). Every run is bounded by `--count` per client; loopback only in CI.
+//!
+//! ```text
+//! colonyd-bench --addr 127.0.0.1:50080 --server-prvkey <hex> [--server-pid PID]
+//!               [--clients N] [--count M] [--payload BYTES] [--channels-per-client K]
+//!               [--json FILE] SCENARIO
+//! SCENARIO: submit | append | cycle
+//! ```
+
+use colonyd::crypto::PrivateKey;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+struct Args {
+    addr: String,
+    server_prv: String,
+    server_pid: Option<u32>,
+    clients: usize,
+    count: usize,
+    payload: usize,
+    channels_per_client: usize,
+    json: Option<String>,
+    scenario: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        addr: "127.0.0.1:50080".into(),
+        server_prv: std::env::var("COLONIES_SERVER_PRVKEY").unwrap_or_default(),
+        server_pid: None,
+        clients: 1,
+        count: 1000,
+        payload: 100,
+        channels_per_client: 1,
+        json: None,
+        scenario: String::new(),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = |i: usize| args.get(i + 1).cloned().ok_or(format!("{} needs a value", args[i]));
+        match args[i].as_str() {
+            "--addr" => a.addr = v(i)?,
+            "--server-prvkey" => a.server_prv = v(i)?,
+            "--server-pid" => a.server_pid = Some(v(i)?.parse().map_err(|_| "bad --server-pid")?),
+            "--clients" => a.clients = v(i)?.parse().map_err(|_| "bad --clients")?,
+            "--count" => a.count = v(i)?.parse().map_err(|_| "bad --count")?,
+            "--payload" => a.payload = v(i)?.parse().map_err(|_| "bad --payload")?,
+            "--json" => a.json = Some(v(i)?),
+            "--channels-per-client" => {
+                a.channels_per_client = v(i)?.parse().map_err(|_| "bad --channels-per-client")?
+            }
+            "-h" | "--help" => return Err(String::new()),
+            s if !s.starts_with('-') => {
+                a.scenario = s.to_string();
+                i += 1;
+                continue;
+            }
+            s => return Err(format!("unknown option {s}")),
+        }
+        i += 2;
+    }
+    if a.scenario.is_empty() {
+        return Err("no scenario given".into());
+    }
+    Ok(a)
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    addr: String,
+    r: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn new(addr: &str) -> Conn {
+        let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        s.set_nodelay(true).ok();
+        Conn { addr: addr.to_string(), r: BufReader::new(s) }
+    }
+
+    fn post(&mut self, body: &[u8]) -> (u16, Vec<u8>) {
+        let head = format!(
+            "POST /api HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let s = self.r.get_mut();
+        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(body).expect("write");
+        let mut status_line = String::new();
+        self.r.read_line(&mut status_line).expect("read status");
+        let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            self.r.read_line(&mut line).expect("read header");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; len];
+        self.r.read_exact(&mut body).expect("read body");
+        (status, body)
+    }
+}
+
+fn envelope(msg: &serde_json::Value, key: &PrivateKey) -> Vec<u8> {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::STANDARD.encode(msg.to_string());
+    serde_json::json!({
+        "payloadtype": msg["msgtype"],
+        "payload": payload,
+        "signature": key.sign(payload.as_bytes()),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn call(conn: &mut Conn, msg: serde_json::Value, key: &PrivateKey) -> serde_json::Value {
+    use base64::Engine;
+    let (status, body) = conn.post(&envelope(&msg, key));
+    let reply: serde_json::Value = serde_json::from_slice(&body).expect("reply envelope");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(reply["payload"].as_str().unwrap_or_default())
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
+    if status != 200 {
+        panic!("{} failed: {status} {v}", msg["msgtype"]);
+    }
+    v
+}
+
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn proc_rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Setup {
+    colony: String,
+    exec: PrivateKey,
+}
+
+fn setup(addr: &str, server: &PrivateKey) -> Setup {
+    let mut c = Conn::new(addr);
+    let owner = PrivateKey::generate();
+    let colony = format!("bench-{}", &colonyd::crypto::random_id()[..8]);
+    call(&mut c, serde_json::json!({"msgtype":"addcolonymsg","colony":{"colonyid":owner.id(),"name":colony}}), server);
+    let exec = PrivateKey::generate();
+    call(&mut c, serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":exec.id(),"executorname":"bench","executortype":"bench","colonyname":colony}}), &owner);
+    call(&mut c, serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench"}), &owner);
+    Setup { colony, exec }
+}
+
+fn submit_msg(colony: &str, channels: &[&str]) -> serde_json::Value {
+    serde_json::json!({"msgtype":"submitfuncspecmsg","spec":{"funcname":"bench","maxexectime":-1,"maxwaittime":-1,
+        "conditions":{"colonyname":colony,"executortype":"bench"},"channels":channels}})
+}
+
+fn main() {
+    let a = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--json FILE] submit|append|cycle");
+            std::process::exit(2);
+        }
+    };
+    let server = PrivateKey::from_hex(&a.server_prv).unwrap_or_else(|_| {
+        eprintln!("--server-prvkey (or COLONIES_SERVER_PRVKEY) must be the server owner's key");
+        std::process::exit(2)
+    });
+    let s = setup(&a.addr, &server);
+    // per client: pre-signed requests
+    let mut prepared: Vec<Vec<Vec<u8>>> = Vec::new();
+    for _ in 0..a.clients {
+        let mut reqs = Vec::with_capacity(a.count);
+        match a.scenario.as_str() {
+            "submit" | "cycle" => {
+                for _ in 0..a.count {
+                    reqs.push(envelope(&submit_msg(&s.colony, &[]), &s.exec));
+                }
+            }
+            "append" => {
+                let mut c = Conn::new(&a.addr);
+                let mut pids = Vec::new();
+                for _ in 0..a.channels_per_client.max(1) {
+                    let p = call(&mut c, submit_msg(&s.colony, &["bench"]), &s.exec);
+                    pids.push(p["processid"].as_str().unwrap_or_default().to_string());
+                    call(&mut c, serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}), &s.exec);
+                }
+                let payload: Vec<u8> = (0..a.payload).map(|i| (i % 251) as u8).collect();
+                for i in 0..a.count {
+                    let pid = &pids[i % pids.len()];
+                    reqs.push(envelope(&serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"bench",
+                        "sequence":i,"payload":payload}), &s.exec));
+                }
+            }
+            other => {
+                eprintln!("unknown scenario {other}");
+                std::process::exit(2);
+            }
+        }
+        prepared.push(reqs);
+    }
+    let assign = envelope(&serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}), &s.exec);
+    let cpu0 = a.server_pid.and_then(proc_cpu_ticks);
+    let start = Instant::now();
+    let handles: Vec<_> = prepared
+        .into_iter()
+        .map(|reqs| {
+            let addr = a.addr.clone();
+            let scenario = a.scenario.clone();
+            let assign = assign.clone();
+            let exec = s.exec.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::new(&addr);
+                let mut lat = Vec::with_capacity(reqs.len());
+                for r in reqs {
+                    let t = Instant::now();
+                    let (st, body) = c.post(&r);
+                    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+                    if scenario == "cycle" {
+                        let (st, body) = c.post(&assign);
+                        assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        use base64::Engine;
+                        let p: serde_json::Value = serde_json::from_slice(
+                            &base64::engine::general_purpose::STANDARD.decode(v["payload"].as_str().unwrap_or_default()).unwrap_or_default(),
+                        )
+                        .unwrap_or_default();
+                        // closing needs the assigned process ID, so it is signed here (outside
+                        // the server's CPU but inside the wall-clock time)
+                        let close = envelope(&serde_json::json!({"msgtype":"closesuccessfulmsg","processid":p["processid"]}), &exec);
+                        let (st, _) = c.post(&close);
+                        assert_eq!(st, 200);
+                    }
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect();
+    let elapsed = start.elapsed();
+    let cpu1 = a.server_pid.and_then(proc_cpu_ticks);
+    lat.sort();
+    let n = lat.len();
+    let pct = |p: f64| lat.get(((n as f64 * p) as usize).min(n.saturating_sub(1))).copied().unwrap_or_default();
+    let ops = n as f64 / elapsed.as_secs_f64();
+    let tick = 1.0 / 100.0; // USER_HZ
+    let cpu_per_op_ms = match (cpu0, cpu1) {
+        (Some(a0), Some(a1)) => Some((a1 - a0) as f64 * tick * 1000.0 / n as f64),
+        _ => None,
+    };
+    let rss = a.server_pid.and_then(proc_rss_kib);
+    println!("scenario  clients  ops      ops/s     p50 ms   p99 ms   max ms   server-cpu/op ms  server-rss MiB");
+    println!(
+        "{:<9} {:<8} {:<8} {:<9.0} {:<8.2} {:<8.2} {:<8.2} {:<17} {}",
+        a.scenario,
+        a.clients,
+        n,
+        ops,
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        cpu_per_op_ms.map_or("-".into(), |v| format!("{v:.3}")),
+        rss.map_or("-".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
+    );
+    if let Some(path) = a.json {
+        let j = serde_json::json!({"scenario": a.scenario, "clients": a.clients, "ops": n, "ops_per_sec": ops,
+            "p50_ms": pct(0.5).as_secs_f64()*1e3, "p99_ms": pct(0.99).as_secs_f64()*1e3,
+            "max_ms": lat.last().copied().unwrap_or_default().as_secs_f64()*1e3,
+            "server_cpu_per_op_ms": cpu_per_op_ms, "server_rss_kib": rss});
+        std::fs::write(&path, j.to_string()).unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
+    }
+}
