@@ -44,7 +44,11 @@ fn parse_args() -> Result<Args, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
-        let v = |i: usize| args.get(i + 1).cloned().ok_or(format!("{} needs a value", args[i]));
+        let v = |i: usize| {
+            args.get(i + 1)
+                .cloned()
+                .ok_or(format!("{} needs a value", args[i]))
+        };
         match args[i].as_str() {
             "--addr" => a.addr = v(i)?,
             "--server-prvkey" => a.server_prv = v(i)?,
@@ -82,7 +86,10 @@ impl Conn {
     fn new(addr: &str) -> Conn {
         let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
         s.set_nodelay(true).ok();
-        Conn { addr: addr.to_string(), r: BufReader::new(s) }
+        Conn {
+            addr: addr.to_string(),
+            r: BufReader::new(s),
+        }
     }
 
     fn post(&mut self, body: &[u8]) -> (u16, Vec<u8>) {
@@ -96,7 +103,11 @@ impl Conn {
         s.write_all(body).expect("write");
         let mut status_line = String::new();
         self.r.read_line(&mut status_line).expect("read status");
-        let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut len = 0usize;
         loop {
             let mut line = String::new();
@@ -152,7 +163,12 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
 
 fn proc_rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 struct Setup {
@@ -164,10 +180,22 @@ fn setup(addr: &str, server: &PrivateKey) -> Setup {
     let mut c = Conn::new(addr);
     let owner = PrivateKey::generate();
     let colony = format!("bench-{}", &colonyd::crypto::random_id()[..8]);
-    call(&mut c, serde_json::json!({"msgtype":"addcolonymsg","colony":{"colonyid":owner.id(),"name":colony}}), server);
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"addcolonymsg","colony":{"colonyid":owner.id(),"name":colony}}),
+        server,
+    );
     let exec = PrivateKey::generate();
-    call(&mut c, serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":exec.id(),"executorname":"bench","executortype":"bench","colonyname":colony}}), &owner);
-    call(&mut c, serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench"}), &owner);
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":exec.id(),"executorname":"bench","executortype":"bench","colonyname":colony}}),
+        &owner,
+    );
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench"}),
+        &owner,
+    );
     Setup { colony, exec }
 }
 
@@ -205,7 +233,11 @@ fn main() {
                 for _ in 0..a.channels_per_client.max(1) {
                     let p = call(&mut c, submit_msg(&s.colony, &["bench"]), &s.exec);
                     pids.push(p["processid"].as_str().unwrap_or_default().to_string());
-                    call(&mut c, serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}), &s.exec);
+                    call(
+                        &mut c,
+                        serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
+                        &s.exec,
+                    );
                 }
                 let payload: Vec<u8> = (0..a.payload).map(|i| (i % 251) as u8).collect();
                 for i in 0..a.count {
@@ -221,7 +253,10 @@ fn main() {
         }
         prepared.push(reqs);
     }
-    let assign = envelope(&serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}), &s.exec);
+    let assign = envelope(
+        &serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
+        &s.exec,
+    );
     let cpu0 = a.server_pid.and_then(proc_cpu_ticks);
     let start = Instant::now();
     let handles: Vec<_> = prepared
@@ -259,12 +294,19 @@ fn main() {
             })
         })
         .collect();
-    let mut lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client thread")).collect();
+    let mut lat: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("client thread"))
+        .collect();
     let elapsed = start.elapsed();
     let cpu1 = a.server_pid.and_then(proc_cpu_ticks);
     lat.sort();
     let n = lat.len();
-    let pct = |p: f64| lat.get(((n as f64 * p) as usize).min(n.saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        lat.get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let ops = n as f64 / elapsed.as_secs_f64();
     let tick = 1.0 / 100.0; // USER_HZ
     let cpu_per_op_ms = match (cpu0, cpu1) {
@@ -290,6 +332,7 @@ fn main() {
             "p50_ms": pct(0.5).as_secs_f64()*1e3, "p99_ms": pct(0.99).as_secs_f64()*1e3,
             "max_ms": lat.last().copied().unwrap_or_default().as_secs_f64()*1e3,
             "server_cpu_per_op_ms": cpu_per_op_ms, "server_rss_kib": rss});
-        std::fs::write(&path, j.to_string()).unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
+        std::fs::write(&path, j.to_string())
+            .unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
     }
 }
