@@ -34,6 +34,8 @@ pub struct Config {
     pub threads: usize,
     /// Channel limits and retention.
     pub channels: crate::channels::ChannelPolicy,
+    /// WebSocket limits.
+    pub pubsub: crate::pubsub::PubsubConfig,
 }
 
 /// One documented option.
@@ -67,6 +69,10 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default 8MiB" },
     Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default 4MiB" },
     Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing. Default 64MiB" },
+    Opt { flag: "--max-websockets", env: "", value: "N", help: "most open WebSocket (/pubsub) connections (503 above). Default 4096" },
+    Opt { flag: "--max-subscriptions", env: "", value: "N", help: "most concurrent subscriptions on one WebSocket connection. Default 64" },
+    Opt { flag: "--ws-ping-interval", env: "", value: "SECS", help: "ping idle WebSocket clients this often; close after two silent intervals. Default 30" },
+    Opt { flag: "--ws-write-timeout", env: "", value: "SECS", help: "close a WebSocket whose client takes no frame for this long. Default 120" },
     Opt { flag: "--threads", env: "COLONYD_THREADS", value: "N", help: "request-handling threads. Default: number of CPUs" },
 ];
 
@@ -252,6 +258,23 @@ impl Config {
             journal_bytes: size("--journal-size", 64 << 20)?,
             threads,
             channels,
+            pubsub: {
+                let p = crate::pubsub::PubsubConfig::default();
+                crate::pubsub::PubsubConfig {
+                    max_sockets: usize::try_from(num("--max-websockets", p.max_sockets as u64)?)
+                        .unwrap_or(usize::MAX),
+                    max_subscriptions: usize::try_from(num(
+                        "--max-subscriptions",
+                        p.max_subscriptions as u64,
+                    )?)
+                    .unwrap_or(usize::MAX),
+                    ping_interval: secs("--ws-ping-interval", p.ping_interval)?
+                        .max(Duration::from_secs(1)),
+                    write_timeout: secs("--ws-write-timeout", p.write_timeout)?
+                        .max(Duration::from_secs(1)),
+                    max_timeout: p.max_timeout,
+                }
+            },
         })
     }
 }

@@ -11,8 +11,29 @@
 //!   and workflow release (later issues).
 //! * `shutdown`: the server is stopping; every task that waits on anything also waits on this.
 
+use crate::fanout::Fanout;
 use event_listener::{Event, EventListener};
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How many recent process transitions are kept for subscribers.
+pub const TRANSITIONS: usize = 4096;
+
+/// One process state change, as subscribers see it.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Sequence number (increasing).
+    pub seq: u64,
+    /// Process ID.
+    pub processid: String,
+    /// Its colony.
+    pub colony: String,
+    /// Its executor type.
+    pub executortype: String,
+    /// The state it entered.
+    pub state: i32,
+}
 
 /// A change the writer made, published after its sync.
 #[derive(Debug, Clone)]
@@ -38,6 +59,8 @@ pub enum Effect {
         cid: u64,
         /// Position of the entry.
         pos: u64,
+        /// The encoded subscription frame, if the channel had subscribers when it was written.
+        frame: Option<Vec<u8>>,
     },
     /// Channel `cid` stopped accepting appends (its process finished or was removed).
     ChannelClosed {
@@ -65,11 +88,17 @@ pub struct Counters {
     pub connections_refused: AtomicU64,
     /// Assigns rolled back because the reply could not be delivered.
     pub assign_rollbacks: AtomicU64,
+    /// Open WebSocket connections.
+    pub websockets: AtomicUsize,
+    /// Active subscriptions.
+    pub subscriptions: AtomicUsize,
 }
 
 /// The shared event hub.
-#[derive(Default)]
 pub struct Events {
+    /// Live channel subscribers' rings.
+    pub fanout: Arc<Fanout>,
+    transitions: Mutex<(u64, VecDeque<Transition>, HashSet<u64>)>,
     waiting: Event,
     process: Event,
     channel: Event,
@@ -80,10 +109,68 @@ pub struct Events {
     pub counters: Counters,
 }
 
+impl Default for Events {
+    fn default() -> Events {
+        Events::new()
+    }
+}
+
 impl Events {
     /// A new hub.
     pub fn new() -> Events {
-        Events::default()
+        Events::with_fanout(Fanout::new(crate::fanout::FeedSize::default()))
+    }
+
+    /// A new hub with the given fan-out.
+    pub fn with_fanout(fanout: Fanout) -> Events {
+        Events {
+            fanout: Arc::new(fanout),
+            transitions: Mutex::new((0, VecDeque::new(), HashSet::new())),
+            waiting: Event::new(),
+            process: Event::new(),
+            channel: Event::new(),
+            shutdown: Event::new(),
+            shutting_down: AtomicBool::new(false),
+            process_generation: AtomicU64::new(0),
+            counters: Counters::default(),
+        }
+    }
+
+    fn lock_transitions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (u64, VecDeque<Transition>, HashSet<u64>)> {
+        self.transitions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The sequence number of the latest transition (subscribers start after it).
+    pub fn transition_seq(&self) -> u64 {
+        self.lock_transitions().0
+    }
+
+    /// Transitions after `seq` matching `keep`, and whether some were already forgotten
+    /// (the subscriber must then re-read the store).
+    pub fn transitions_since(
+        &self,
+        seq: u64,
+        keep: impl Fn(&Transition) -> bool,
+    ) -> (Vec<Transition>, bool) {
+        let t = self.lock_transitions();
+        let overflowed = t.1.front().is_some_and(|f| f.seq > seq + 1);
+        (
+            t.1.iter()
+                .filter(|x| x.seq > seq && keep(x))
+                .cloned()
+                .collect(),
+            overflowed,
+        )
+    }
+
+    /// Claims transition `seq` for one `subscribeprocessesmsg` subscriber; false if another
+    /// subscriber got it first.
+    pub fn claim(&self, seq: u64) -> bool {
+        self.lock_transitions().2.insert(seq)
     }
 
     /// Publishes effects (called by the writer after a successful sync).
@@ -93,13 +180,39 @@ impl Events {
         let mut any_channel = false;
         for e in effects {
             match e {
-                Effect::Process { assignable, .. } => {
+                Effect::Process {
+                    processid,
+                    colony,
+                    executortype,
+                    state,
+                    assignable,
+                } => {
                     any_process = true;
                     wake_assigners |= *assignable;
+                    let mut t = self.lock_transitions();
+                    t.0 += 1;
+                    let seq = t.0;
+                    t.1.push_back(Transition {
+                        seq,
+                        processid: processid.clone(),
+                        colony: colony.clone(),
+                        executortype: executortype.clone(),
+                        state: *state,
+                    });
+                    if t.1.len() > TRANSITIONS {
+                        if let Some(old) = t.1.pop_front() {
+                            t.2.remove(&old.seq);
+                        }
+                    }
                 }
                 Effect::Resumed => wake_assigners = true,
-                Effect::ChannelAppended { .. } | Effect::ChannelClosed { .. } => {
+                Effect::ChannelAppended { cid, pos, frame } => {
                     any_channel = true;
+                    self.fanout.publish(*cid, *pos, frame.as_deref());
+                }
+                Effect::ChannelClosed { cid } => {
+                    any_channel = true;
+                    self.fanout.close(*cid);
                 }
             }
         }

@@ -6,11 +6,13 @@
 //! * [`crypto`]: keys, signatures, IDs
 //! * [`store`]: fjall keyspaces, record codec, key layout, the group-commit [`store::writer`]
 //! * [`channels`]: durable channel logs in time-bucketed segment keyspaces
+//! * [`fanout`]: lock-free broadcast rings carrying durable entries to live subscribers
 //! * [`lifecycle`]: process state machine and timeouts, run inside the writer
 //! * [`scheduler`]: which waiting process an executor gets
 //! * [`events`]: process events, shutdown, counters
 //! * [`auth`](crate::auth): roles (server owner, colony owner, member, executor)
 //! * [`handlers`]: one thin function per RPC
+//! * [`pubsub`]: `/pubsub` WebSocket subscriptions
 //! * [`transport`]: hyper on smol, limits, timeouts
 //! * [`config`], [`server`]: command line and startup/shutdown
 
@@ -21,9 +23,11 @@ pub mod channels;
 pub mod config;
 pub mod crypto;
 pub mod events;
+pub mod fanout;
 pub mod handlers;
 pub mod lifecycle;
 pub mod protocol;
+pub mod pubsub;
 pub mod scheduler;
 pub mod server;
 pub mod state;

@@ -184,7 +184,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         let _ = out.flush();
     }
 
-    let shared = Arc::new(Shared::new(cfg.http.clone()));
+    let shared = Arc::new(Shared::new(cfg.http.clone(), cfg.pubsub.clone()));
     let timer = smol::spawn(deadline_timer(state.clone()));
     let signals = smol::spawn(watch_signals(events.clone()));
     let maintenance = smol::spawn(channel_maintenance(state.clone()));

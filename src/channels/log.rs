@@ -29,6 +29,9 @@ use crate::store::{decode, encode, keys, Store};
 use fjall::Readable;
 use serde::{Deserialize, Serialize};
 
+/// How long a closed channel without retention stays for its live subscribers to drain.
+pub const SUBSCRIBER_GRACE_NS: i64 = 30 * 1_000_000_000;
+
 /// Metadata of one channel.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ChannelMeta {
@@ -234,7 +237,15 @@ pub fn append(
     meta.bytes += len;
     txn.put(&chans, meta_key(pid, name), &meta);
     put_u64(txn, b"channel-bytes", total + len);
-    txn.emit(crate::events::Effect::ChannelAppended { cid: meta.cid, pos });
+    let frame = txn
+        .fanout
+        .is_watched(meta.cid)
+        .then(|| super::wire::subscription_frame(std::iter::once(entry)));
+    txn.emit(crate::events::Effect::ChannelAppended {
+        cid: meta.cid,
+        pos,
+        frame,
+    });
     Ok(pos)
 }
 
@@ -274,11 +285,20 @@ pub fn close_process(txn: &mut Txn<'_>, pid: &str, policy: &ChannelPolicy) -> Re
             continue;
         }
         txn.emit(crate::events::Effect::ChannelClosed { cid: m.cid });
-        if policy.retention_ns <= 0 {
+        // live subscribers first receive every entry: without retention the history stays
+        // for a bounded grace period while the channel is watched (decisions.md)
+        let keep_for = if policy.retention_ns > 0 {
+            policy.retention_ns
+        } else if txn.fanout.is_watched(m.cid) {
+            SUBSCRIBER_GRACE_NS
+        } else {
+            0
+        };
+        if keep_for <= 0 {
             delete(txn, &m)?;
         } else {
             m.closed_at = txn.now;
-            m.expires_at = txn.now.saturating_add(policy.retention_ns);
+            m.expires_at = txn.now.saturating_add(keep_for);
             txn.put_raw(&chans, expiry_key(m.expires_at, m.cid), Vec::new());
             txn.put(&chans, meta_key(&m.processid, &m.name), &m);
         }
@@ -312,6 +332,24 @@ fn delete(txn: &mut Txn<'_>, m: &ChannelMeta) -> Result<(), ApiError> {
     let total = get_u64(txn.store, b"channel-bytes")?;
     put_u64(txn, b"channel-bytes", total.saturating_sub(m.bytes));
     Ok(())
+}
+
+/// Removes a closed channel that was kept only for its live subscribers (no retention), once
+/// the last one has left. Returns whether it was removed.
+pub fn drop_drained(
+    txn: &mut Txn<'_>,
+    pid: &str,
+    name: &str,
+    policy: &ChannelPolicy,
+) -> Result<bool, ApiError> {
+    let Some(m) = load(txn.store, pid, name)? else {
+        return Ok(false);
+    };
+    if policy.retention_ns > 0 || m.closed_at == 0 || txn.fanout.is_watched(m.cid) {
+        return Ok(false);
+    }
+    delete(txn, &m)?;
+    Ok(true)
 }
 
 fn meta_by_cid(store: &Store, cid: u64) -> Result<Option<ChannelMeta>, ApiError> {

@@ -11,6 +11,7 @@
 
 pub mod log;
 pub mod segments;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -4,17 +4,16 @@
 //! channel declared (404 `Channel not found`) → payload size → channel authorization (403) →
 //! rate limit → log limits (inside the writer).
 
-use super::{empty, json, Ctx};
+use super::{empty, Ctx};
 use crate::auth;
 use crate::channels::log::{self, Entry};
 use crate::protocol::msgs::Message;
-use crate::protocol::time::Timestamp;
 use crate::protocol::types::Process;
 use crate::protocol::ApiError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::fmt;
 
 /// A payload as clients send it: base64 text (Go client) or a JSON array of byte values
@@ -109,37 +108,6 @@ pub struct ReadMsg {
 impl Message for ReadMsg {
     fn msgtype(&self) -> &str {
         &self.msgtype
-    }
-}
-
-/// MsgEntry as emitted (spec §5.10): `inreplyto` omitted when 0, `type` when empty, payload
-/// always base64.
-#[derive(Serialize)]
-pub struct EntryJson {
-    sequence: i64,
-    #[serde(skip_serializing_if = "is_zero")]
-    inreplyto: i64,
-    timestamp: String,
-    senderid: String,
-    payload: String,
-    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
-    kind: String,
-}
-
-fn is_zero(v: &i64) -> bool {
-    *v == 0
-}
-
-impl From<&Entry> for EntryJson {
-    fn from(e: &Entry) -> EntryJson {
-        EntryJson {
-            sequence: e.sequence,
-            inreplyto: e.inreplyto,
-            timestamp: Timestamp(e.timestamp).to_rfc3339(),
-            senderid: e.senderid.clone(),
-            payload: STANDARD.encode(&e.payload),
-            kind: e.kind.clone(),
-        }
     }
 }
 
@@ -255,12 +223,9 @@ pub fn read(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         store.channel_policy.page_bytes,
     )?
     .ok_or_else(|| ApiError::not_found("Channel not found"))?;
-    let out: Vec<EntryJson> = page
-        .entries
-        .iter()
-        .map(|(_, e)| EntryJson::from(e))
-        .collect();
-    json(&out)
+    Ok(crate::channels::wire::entries_json(
+        page.entries.iter().map(|(_, e)| e),
+    ))
 }
 
 #[cfg(test)]
@@ -283,17 +248,5 @@ mod tests {
         assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":[-1]}"#).is_err());
         assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":"!!"}"#).is_err());
         assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":{"a":1}}"#).is_err());
-    }
-
-    #[test]
-    fn entry_json_omits_zero_inreplyto_and_empty_type() {
-        let e = Entry {
-            sequence: 1,
-            payload: b"hi".to_vec(),
-            ..Entry::default()
-        };
-        let j = serde_json::to_string(&EntryJson::from(&e)).unwrap();
-        assert!(!j.contains("inreplyto") && !j.contains("\"type\""), "{j}");
-        assert!(j.contains("\"payload\":\"aGk=\""));
     }
 }

@@ -5,7 +5,7 @@
 //! `getserverinfomsg`, signature recovery (403), payload type lookup (403), base64 and JSON
 //! (400), `msgtype` check (400), then the handler.
 
-mod channels;
+pub mod channels;
 mod colonies;
 mod executors;
 mod functions;

@@ -50,6 +50,8 @@ pub struct Txn<'a> {
     /// Wall-clock time for this operation, strictly increasing across operations (unique
     /// timestamps for log keys).
     pub now: i64,
+    /// The live side of channels (which channels have subscribers).
+    pub fanout: &'a crate::fanout::Fanout,
 }
 
 impl Txn<'_> {
@@ -200,6 +202,7 @@ fn run(
                 batch: store.db().batch(),
                 effects: Vec::new(),
                 now,
+                fanout: &events.fanout,
             };
             let (ok, completion) = job(&mut txn);
             if !ok {
@@ -269,6 +272,7 @@ fn run(
             batch: store.db().batch(),
             effects: Vec::new(),
             now: last_now,
+            fanout: &events.fanout,
         };
         let (_, completion) = job(&mut txn);
         completion(Err(storage_failed()));

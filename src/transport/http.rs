@@ -20,15 +20,18 @@ use std::task::{Context, Poll};
 pub struct Shared {
     /// Limits.
     pub http: HttpConfig,
+    /// WebSocket limits.
+    pub pubsub: Arc<crate::pubsub::PubsubConfig>,
     /// Request-body bytes currently buffered (bounded by `http.body_memory`).
     pub body_bytes: AtomicUsize,
 }
 
 impl Shared {
     /// Wraps a config.
-    pub fn new(http: HttpConfig) -> Shared {
+    pub fn new(http: HttpConfig, pubsub: crate::pubsub::PubsubConfig) -> Shared {
         Shared {
             http,
+            pubsub: Arc::new(pubsub),
             body_bytes: AtomicUsize::new(0),
         }
     }
@@ -113,13 +116,16 @@ pub fn error_response(e: &ApiError) -> Response<ReplyBody> {
     envelope(e.status, &Reply::error(e), None)
 }
 
-/// Routes one request.
-pub async fn route(
+/// Routes one request. `S` is the connection's stream type (a WebSocket upgrade takes it back).
+pub async fn route<S>(
     req: Request<Incoming>,
     state: &Arc<ServerState>,
     shared: &Shared,
     peer: &PeerWatch,
-) -> Response<ReplyBody> {
+) -> Response<ReplyBody>
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
     match (req.method(), req.uri().path()) {
         (&Method::OPTIONS, _) => {
             let mut r = plain(StatusCode::NO_CONTENT, "");
@@ -137,12 +143,85 @@ pub async fn route(
         }
         (&Method::GET, "/health") => plain(StatusCode::OK, ""),
         (&Method::POST, "/api") => api(req, state, shared, peer).await,
-        (&Method::GET, "/pubsub") => error_response(&ApiError::new(
-            501,
-            "WebSocket subscriptions (/pubsub) are not implemented by this colonyd yet; poll with getprocessmsg / channelreadmsg",
-        )),
+        (&Method::GET, "/pubsub") => websocket::<S>(req, state, shared),
         _ => plain(StatusCode::NOT_FOUND, "404 page not found"),
     }
+}
+
+/// Answers a WebSocket upgrade on `/pubsub` and hands the socket to [`crate::pubsub::session`].
+fn websocket<S>(
+    mut req: Request<Incoming>,
+    state: &Arc<ServerState>,
+    shared: &Shared,
+) -> Response<ReplyBody>
+where
+    S: futures_lite::AsyncRead + futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    let h = req.headers();
+    let has = |name: &str, token: &str| {
+        h.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    let Some(key) = h.get("sec-websocket-key").map(|k| k.as_bytes().to_vec()) else {
+        return error_response(&ApiError::bad_request(
+            "/pubsub is a WebSocket endpoint: send an Upgrade: websocket request",
+        ));
+    };
+    if !has("upgrade", "websocket") || !has("connection", "upgrade") {
+        return error_response(&ApiError::bad_request(
+            "/pubsub is a WebSocket endpoint: send an Upgrade: websocket request",
+        ));
+    }
+    if h.get("sec-websocket-version").and_then(|v| v.to_str().ok()) != Some("13") {
+        let mut r = error_response(&ApiError::bad_request(
+            "unsupported WebSocket version; use 13",
+        ));
+        r.headers_mut()
+            .insert("sec-websocket-version", HeaderValue::from_static("13"));
+        return r;
+    }
+    if state.events.is_shutting_down() {
+        return error_response(&ApiError::unavailable("server is shutting down"));
+    }
+    let counters = &state.events.counters;
+    if counters.websockets.fetch_add(1, Ordering::AcqRel) >= shared.pubsub.max_sockets {
+        counters.websockets.fetch_sub(1, Ordering::AcqRel);
+        return error_response(&ApiError::unavailable(format!(
+            "too many WebSocket connections (at most {})",
+            shared.pubsub.max_sockets
+        )));
+    }
+    let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let st = state.clone();
+    let cfg = shared.pubsub.clone();
+    smol::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                match upgraded.downcast::<smol_hyper::rt::FuturesIo<super::io::TimedIo<S>>>() {
+                    Ok(parts) => {
+                        let io = parts.io.into_inner();
+                        crate::pubsub::session(io, parts.read_buf.to_vec(), st.clone(), cfg).await;
+                    }
+                    Err(_) => tracing::warn!("websocket upgrade: unexpected connection type"),
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+        st.events.counters.websockets.fetch_sub(1, Ordering::AcqRel);
+    })
+    .detach();
+    let mut r = Response::new(ReplyBody::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert("upgrade", HeaderValue::from_static("websocket"));
+    h.insert("connection", HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert("sec-websocket-accept", v);
+    }
+    r
 }
 
 /// Releases reserved body memory when dropped.

@@ -143,7 +143,7 @@ pub async fn serve_connection<S>(
         async move {
             activity.request_started();
             let _done = Finished(activity);
-            Ok::<_, std::convert::Infallible>(http::route(req, &state, &shared, &peer).await)
+            Ok::<_, std::convert::Infallible>(http::route::<S>(req, &state, &shared, &peer).await)
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -152,7 +152,7 @@ pub async fn serve_connection<S>(
         .header_read_timeout(None)
         .keep_alive(true)
         .max_buf_size(64 * 1024);
-    let conn = builder.serve_connection(io, service);
+    let conn = builder.serve_connection(io, service).with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let cfg = &shared.http;
     enum Stop {

@@ -1,0 +1,615 @@
+//! `GET /pubsub`: WebSocket subscriptions (spec §1.5, decisions.md).
+//!
+//! After hyper's upgrade, one [`session`] task owns the socket. It reads request envelopes
+//! (text frames), checks each signature, and starts a subscription task per request (capped
+//! per socket). Subscription tasks hand finished frames to the session through a small bounded
+//! queue, so a client that reads slowly slows its own subscriptions down and nothing else; the
+//! session pings idle clients and closes sockets whose peer is dead.
+//!
+//! * `subscribechannelmsg`: the backlog from `afterseq` in byte-capped pages, then each new
+//!   durable entry from the channel's fan-out ring, in log order, with no gap and no
+//!   duplicate; a subscriber that falls behind the ring reads from disk at its own cursor.
+//!   Always ends with a `[]` frame, then a close frame (timeout, channel closed after its last
+//!   entry, server shutdown).
+//! * `subscribeprocessmsg`: one frame with the process once it is (or was, for RUNNING) in the
+//!   wanted state; a timeout is an error frame (408) then a close frame.
+//! * `subscribeprocessesmsg`: a frame for each process of the colony and executor type that
+//!   enters the state, each offered to exactly one subscriber; timeout as above.
+
+use crate::auth;
+use crate::channels::log::{self as chlog, ChannelMeta};
+use crate::channels::wire;
+use crate::events::Transition;
+use crate::fanout::ring::Read;
+use crate::protocol::types::{state as pstate, Process};
+use crate::protocol::{ApiError, Reply, RequestEnvelope};
+use crate::state::ServerState;
+use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use async_tungstenite::tungstenite::Message;
+use async_tungstenite::WebSocketStream;
+use futures_lite::{AsyncRead, AsyncWrite, FutureExt, StreamExt};
+use serde::Deserialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// WebSocket limits (command line).
+#[derive(Debug, Clone)]
+pub struct PubsubConfig {
+    /// Most open WebSocket connections (503 above).
+    pub max_sockets: usize,
+    /// Most concurrent subscriptions on one socket.
+    pub max_subscriptions: usize,
+    /// Ping an idle client this often; close it after two intervals without any frame.
+    pub ping_interval: Duration,
+    /// Close a socket whose client has not taken a frame for this long.
+    pub write_timeout: Duration,
+    /// Longest subscription timeout honoured.
+    pub max_timeout: Duration,
+}
+
+impl Default for PubsubConfig {
+    fn default() -> PubsubConfig {
+        PubsubConfig {
+            max_sockets: 4096,
+            max_subscriptions: 64,
+            ping_interval: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(120),
+            max_timeout: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Frames queued per socket before subscription tasks wait.
+const OUT_QUEUE: usize = 16;
+/// Largest request frame accepted from a client.
+const MAX_IN_FRAME: usize = 64 * 1024;
+
+enum Out {
+    Frame(Vec<u8>),
+    Close,
+}
+
+type Outbox = async_channel::Sender<Out>;
+
+/// Runs one WebSocket connection until it closes.
+pub async fn session<S>(
+    io: S,
+    already_read: Vec<u8>,
+    state: Arc<ServerState>,
+    cfg: Arc<PubsubConfig>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut config = WebSocketConfig::default();
+    config.max_message_size = Some(MAX_IN_FRAME);
+    config.max_frame_size = Some(MAX_IN_FRAME);
+    let mut ws =
+        WebSocketStream::from_partially_read(io, already_read, Role::Server, Some(config)).await;
+    let (out_tx, out_rx) = async_channel::bounded::<Out>(OUT_QUEUE);
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut tasks: Vec<smol::Task<()>> = Vec::new();
+    let mut last_seen = Instant::now();
+    let mut next_ping = Instant::now() + cfg.ping_interval;
+    let mut shutdown_deadline: Option<Instant> = None;
+    enum Ev {
+        In(Option<Result<Message, async_tungstenite::tungstenite::Error>>),
+        Out(Option<Out>),
+        Tick,
+        Shutdown,
+    }
+    loop {
+        let tick_at = shutdown_deadline.map_or(next_ping, |d| d.min(next_ping));
+        let ev = async { Ev::In(ws.next().await) }
+            .or(async { Ev::Out(out_rx.recv().await.ok()) })
+            .or(async {
+                smol::Timer::at(tick_at).await;
+                Ev::Tick
+            })
+            .or(async {
+                if shutdown_deadline.is_some() {
+                    futures_lite::future::pending::<()>().await;
+                }
+                state.events.shutdown_started().await;
+                Ev::Shutdown
+            })
+            .await;
+        match ev {
+            Ev::In(None) | Ev::In(Some(Err(_))) => break,
+            Ev::In(Some(Ok(msg))) => {
+                last_seen = Instant::now();
+                let text = match msg {
+                    Message::Text(t) => t.as_str().as_bytes().to_vec(),
+                    Message::Binary(b) => b.to_vec(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                if active.load(Ordering::Acquire) >= cfg.max_subscriptions {
+                    let e = ApiError::unavailable(format!(
+                        "too many subscriptions on this connection (at most {})",
+                        cfg.max_subscriptions
+                    ));
+                    if !send_now(&mut ws, Reply::error(&e).to_json(), cfg.write_timeout).await {
+                        break;
+                    }
+                    continue;
+                }
+                tasks.retain(|t| !t.is_finished());
+                active.fetch_add(1, Ordering::AcqRel);
+                state
+                    .events
+                    .counters
+                    .subscriptions
+                    .fetch_add(1, Ordering::Relaxed);
+                let st = state.clone();
+                let out = out_tx.clone();
+                let act = active.clone();
+                let c = cfg.clone();
+                tasks.push(smol::spawn(async move {
+                    subscription(&st, &text, &out, &c).await;
+                    act.fetch_sub(1, Ordering::AcqRel);
+                    st.events
+                        .counters
+                        .subscriptions
+                        .fetch_sub(1, Ordering::Relaxed);
+                }));
+            }
+            Ev::Out(Some(Out::Frame(f))) => {
+                if !send_now(&mut ws, f, cfg.write_timeout).await {
+                    break;
+                }
+            }
+            Ev::Out(Some(Out::Close)) | Ev::Out(None) => break,
+            Ev::Tick => {
+                let now = Instant::now();
+                if shutdown_deadline.is_some_and(|d| now >= d) {
+                    break;
+                }
+                if now >= next_ping {
+                    if now.duration_since(last_seen) > cfg.ping_interval * 2 {
+                        tracing::debug!("websocket peer silent for two ping intervals; closing");
+                        break;
+                    }
+                    if !send_msg(&mut ws, Message::Ping(Vec::new().into()), cfg.write_timeout).await
+                    {
+                        break;
+                    }
+                    next_ping = now + cfg.ping_interval;
+                }
+            }
+            Ev::Shutdown => {
+                // subscriptions send their final frames themselves; give them a moment
+                shutdown_deadline = Some(Instant::now() + Duration::from_secs(2));
+            }
+        }
+    }
+    drop(tasks);
+    let _ = async {
+        let _ = ws.close(None).await;
+    }
+    .or(async {
+        smol::Timer::after(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
+async fn send_msg<S>(ws: &mut WebSocketStream<S>, m: Message, timeout: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    async { ws.send(m).await.is_ok() }
+        .or(async {
+            smol::Timer::after(timeout).await;
+            tracing::debug!("websocket client stopped reading; closing");
+            false
+        })
+        .await
+}
+
+async fn send_now<S>(ws: &mut WebSocketStream<S>, frame: Vec<u8>, timeout: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match String::from_utf8(frame) {
+        Ok(text) => send_msg(ws, Message::text(text), timeout).await,
+        Err(_) => true,
+    }
+}
+
+async fn emit(out: &Outbox, frame: Vec<u8>) -> bool {
+    out.send(Out::Frame(frame)).await.is_ok()
+}
+
+async fn emit_error(out: &Outbox, e: &ApiError) -> bool {
+    emit(out, Reply::error(e).to_json()).await
+}
+
+/// Handles one request frame.
+async fn subscription(state: &Arc<ServerState>, frame: &[u8], out: &Outbox, cfg: &PubsubConfig) {
+    let env = match RequestEnvelope::parse(frame) {
+        Ok(e) => e,
+        Err(e) => {
+            emit_error(out, &e).await;
+            return;
+        }
+    };
+    let kind = env.payloadtype.as_str();
+    if !matches!(
+        kind,
+        "subscribechannelmsg" | "subscribeprocessmsg" | "subscribeprocessesmsg"
+    ) {
+        return; // other payload types are ignored on /pubsub, as upstream
+    }
+    let signer = match crate::crypto::recover_id(env.payload.as_bytes(), &env.signature) {
+        Ok(id) => id,
+        Err(e) => {
+            emit_error(out, &ApiError::forbidden(e.to_string())).await;
+            return;
+        }
+    };
+    let payload = match env.decode_payload() {
+        Ok(p) => p,
+        Err(e) => {
+            emit_error(out, &e).await;
+            return;
+        }
+    };
+    let result = match kind {
+        "subscribechannelmsg" => subscribe_channel(state, &signer, &payload, out, cfg).await,
+        "subscribeprocessmsg" => subscribe_process(state, &signer, &payload, out, cfg).await,
+        _ => subscribe_processes(state, &signer, &payload, out, cfg).await,
+    };
+    if let Err(e) = result {
+        emit_error(out, &e).await;
+    }
+}
+
+fn parse<T>(payload: &[u8], kind: &str) -> Result<T, ApiError>
+where
+    T: for<'de> Deserialize<'de> + HasMsgType,
+{
+    let m: T = serde_json::from_slice(payload).map_err(|e| {
+        ApiError::bad_request(format!("Failed to handle {kind}, invalid JSON: {e}"))
+    })?;
+    if m.msgtype() != kind {
+        return Err(ApiError::bad_request(format!(
+            "Failed to handle {kind}, msg.MsgType does not match payloadType"
+        )));
+    }
+    Ok(m)
+}
+
+trait HasMsgType {
+    fn msgtype(&self) -> &str;
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SubscribeChannelMsg {
+    msgtype: String,
+    #[serde(alias = "processId")]
+    processid: String,
+    #[serde(alias = "channelname", alias = "channel")]
+    name: String,
+    #[serde(alias = "afterSeq", alias = "afterindex", alias = "afterIndex")]
+    afterseq: i64,
+    timeout: i64,
+}
+
+impl HasMsgType for SubscribeChannelMsg {
+    fn msgtype(&self) -> &str {
+        &self.msgtype
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SubscribeProcessMsg {
+    msgtype: String,
+    processid: String,
+    colonyname: String,
+    executortype: String,
+    state: i32,
+    timeout: i64,
+}
+
+impl HasMsgType for SubscribeProcessMsg {
+    fn msgtype(&self) -> &str {
+        &self.msgtype
+    }
+}
+
+fn deadline_for(timeout: i64, default: i64, cfg: &PubsubConfig) -> Instant {
+    let secs = if timeout <= 0 { default } else { timeout };
+    let d = Duration::from_secs(u64::try_from(secs).unwrap_or(30)).min(cfg.max_timeout);
+    Instant::now() + d
+}
+
+async fn subscribe_channel(
+    state: &Arc<ServerState>,
+    signer: &str,
+    payload: &[u8],
+    out: &Outbox,
+    cfg: &PubsubConfig,
+) -> Result<(), ApiError> {
+    let m: SubscribeChannelMsg = parse(payload, "subscribechannelmsg")?;
+    let store = &state.store;
+    crate::handlers::channels::authorize(store, &m.processid, &m.name, signer, "subscribe to")?;
+    let deadline = deadline_for(m.timeout, 30, cfg);
+    let page_bytes = store.channel_policy.page_bytes;
+    let snap = store.durable();
+    let mut meta = current_meta(state, &m.processid, &m.name)
+        .ok_or_else(|| ApiError::not_found("Channel not found"))?;
+    let sub = state.events.fanout.subscribe(meta.cid, meta.next_pos);
+    drop(snap);
+    let mut cursor = u64::try_from(m.afterseq).unwrap_or(0);
+    let mut buf = Vec::new();
+    // backlog, then live; `closed` once no more entries can come
+    let mut closed = false;
+    loop {
+        // 1) whatever the disk has beyond the cursor (backlog, lag, oversize entries)
+        if let Some(fresh) = current_meta(state, &m.processid, &m.name) {
+            meta = fresh;
+        } else {
+            closed = true; // removed: what the last known metadata points at is all there is
+        }
+        if meta.closed_at != 0 {
+            closed = true;
+        }
+        if cursor < meta.next_pos {
+            match ring_or_disk(state, &sub.feed.ring, &meta, cursor, page_bytes, &mut buf)? {
+                Some((frame, n)) => {
+                    if !emit(out, frame).await {
+                        return Ok(());
+                    }
+                    cursor += n;
+                    continue;
+                }
+                None => closed = true, // entries gone (segment dropped): nothing more to send
+            }
+        }
+        if closed || sub.feed.ring.is_closed() && cursor >= sub.feed.ring.head() {
+            // re-check once: entries published just before the close
+            if let Some(fresh) = current_meta(state, &m.processid, &m.name) {
+                if cursor < fresh.next_pos {
+                    meta = fresh;
+                    closed = false;
+                    continue;
+                }
+            }
+            break;
+        }
+        // 2) wait for the next entry (listener first, then re-check: no missed wake-up)
+        let listener = sub.feed.listen();
+        match sub.feed.ring.read(cursor, &mut buf) {
+            Read::Ready => {
+                if !emit(out, std::mem::take(&mut buf)).await {
+                    return Ok(());
+                }
+                cursor += 1;
+                continue;
+            }
+            Read::Pending => {}
+            Read::Oversize | Read::Lagged | Read::Closed => continue,
+        }
+        if current_meta(state, &m.processid, &m.name)
+            .is_none_or(|x| x.next_pos > cursor || x.closed_at != 0)
+        {
+            continue;
+        }
+        let stop = async {
+            listener.await;
+            false
+        }
+        .or(async {
+            smol::Timer::at(deadline).await;
+            true
+        })
+        .or(async {
+            state.events.shutdown_started().await;
+            true
+        })
+        .await;
+        if stop {
+            break;
+        }
+    }
+    let drained = closed || meta.closed_at != 0;
+    drop(sub);
+    if emit(out, wire::end_frame()).await {
+        let _ = out.send(Out::Close).await;
+    }
+    if drained && store.channel_policy.retention_ns == 0 {
+        // the history was kept only for live subscribers: the last one out removes it
+        let (pid, name, policy) = (
+            m.processid.clone(),
+            m.name.clone(),
+            store.channel_policy.clone(),
+        );
+        let _ = state
+            .writer
+            .run(move |txn| chlog::drop_drained(txn, &pid, &name, &policy))
+            .await;
+    }
+    Ok(())
+}
+
+/// The channel's metadata as of the latest durable snapshot.
+fn current_meta(state: &ServerState, pid: &str, name: &str) -> Option<ChannelMeta> {
+    let snap = state.store.durable();
+    use fjall::Readable;
+    let raw = snap
+        .get(&state.store.channels, chlog::meta_key(pid, name))
+        .ok()??;
+    crate::store::decode(&raw).ok()
+}
+
+/// The next frame at `cursor`: from the ring if it holds it, else a page from disk. Returns
+/// the frame and how many entries it carries; `None` if the entries are gone.
+fn ring_or_disk(
+    state: &ServerState,
+    ring: &crate::fanout::ring::Ring,
+    meta: &ChannelMeta,
+    cursor: u64,
+    page_bytes: usize,
+    buf: &mut Vec<u8>,
+) -> Result<Option<(Vec<u8>, u64)>, ApiError> {
+    if ring.read(cursor, buf) == Read::Ready {
+        return Ok(Some((std::mem::take(buf), 1)));
+    }
+    let snap = state.store.durable();
+    let entries = chlog::read_entries(&state.store, &snap, meta, cursor, 0, page_bytes)?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let n = entries.len() as u64;
+    Ok(Some((
+        wire::subscription_frame(entries.iter().map(|(_, e)| e)),
+        n,
+    )))
+}
+
+fn process_frame(p: &Process) -> Vec<u8> {
+    let json = serde_json::to_vec(p).unwrap_or_default();
+    Reply::ok("subscribeprocessmsg", &json).to_json()
+}
+
+/// Whether `p` is, or has been, in `want` (RUNNING counts once the process started).
+fn reached(p: &Process, want: i32) -> bool {
+    p.state == want
+        || (want == pstate::RUNNING && !p.starttime.is_zero() && pstate::is_final(p.state))
+}
+
+async fn end_with_timeout(out: &Outbox) {
+    if emit_error(out, &ApiError::timeout("timeout waiting for process state")).await {
+        let _ = out.send(Out::Close).await;
+    }
+}
+
+async fn end_with_shutdown(out: &Outbox) {
+    if emit_error(out, &ApiError::unavailable("server is shutting down")).await {
+        let _ = out.send(Out::Close).await;
+    }
+}
+
+async fn subscribe_process(
+    state: &Arc<ServerState>,
+    signer: &str,
+    payload: &[u8],
+    out: &Outbox,
+    cfg: &PubsubConfig,
+) -> Result<(), ApiError> {
+    let m: SubscribeProcessMsg = parse(payload, "subscribeprocessmsg")?;
+    let store = &state.store;
+    let p = store
+        .process(&m.processid)?
+        .ok_or_else(|| ApiError::forbidden(format!("Invalid process with Id {}", m.processid)))?;
+    auth::member(store, p.colony(), signer, false)?;
+    let deadline = deadline_for(m.timeout, 0, cfg);
+    let mut cursor = state.events.transition_seq();
+    let p = store.process(&m.processid)?.unwrap_or(p);
+    if reached(&p, m.state) {
+        emit(out, process_frame(&p)).await;
+        return Ok(());
+    }
+    loop {
+        let listener = state.events.listen_process();
+        let (hits, overflowed) = state
+            .events
+            .transitions_since(cursor, |t| t.processid == m.processid);
+        if let Some(last) = hits.last() {
+            cursor = last.seq;
+        }
+        if hits.iter().any(|t| t.state == m.state) || overflowed {
+            if let Some(p) = store.process(&m.processid)? {
+                if hits.iter().any(|t| t.state == m.state) || reached(&p, m.state) {
+                    emit(out, process_frame(&p)).await;
+                    return Ok(());
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            end_with_timeout(out).await;
+            return Ok(());
+        }
+        let stop = async {
+            listener.await;
+            None
+        }
+        .or(async {
+            smol::Timer::at(deadline).await;
+            Some(false)
+        })
+        .or(async {
+            state.events.shutdown_started().await;
+            Some(true)
+        })
+        .await;
+        match stop {
+            None => {}
+            Some(false) => {
+                end_with_timeout(out).await;
+                return Ok(());
+            }
+            Some(true) => {
+                end_with_shutdown(out).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn subscribe_processes(
+    state: &Arc<ServerState>,
+    signer: &str,
+    payload: &[u8],
+    out: &Outbox,
+    cfg: &PubsubConfig,
+) -> Result<(), ApiError> {
+    let m: SubscribeProcessMsg = parse(payload, "subscribeprocessesmsg")?;
+    auth::approved_executor(&state.store, &m.colonyname, signer)?;
+    let deadline = deadline_for(m.timeout, 0, cfg);
+    let mut cursor = state.events.transition_seq();
+    let matches = |t: &Transition| {
+        t.colony == m.colonyname && t.executortype == m.executortype && t.state == m.state
+    };
+    loop {
+        let listener = state.events.listen_process();
+        let (hits, _) = state.events.transitions_since(cursor, matches);
+        for t in hits {
+            cursor = cursor.max(t.seq);
+            if !state.events.claim(t.seq) {
+                continue; // offered to another subscriber
+            }
+            if let Some(p) = state.store.process(&t.processid)? {
+                if !emit(out, process_frame(&p)).await {
+                    return Ok(());
+                }
+            }
+        }
+        let stop = async {
+            listener.await;
+            None
+        }
+        .or(async {
+            smol::Timer::at(deadline).await;
+            Some(false)
+        })
+        .or(async {
+            state.events.shutdown_started().await;
+            Some(true)
+        })
+        .await;
+        match stop {
+            None => {}
+            Some(false) => {
+                end_with_timeout(out).await;
+                return Ok(());
+            }
+            Some(true) => {
+                end_with_shutdown(out).await;
+                return Ok(());
+            }
+        }
+    }
+}
