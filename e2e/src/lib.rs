@@ -120,6 +120,22 @@ impl Colonyd {
         }
     }
 
+    /// The server's process ID.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The server's resident memory in KiB (from /proc), if running.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        s.lines()
+            .find(|l| l.starts_with("VmRSS:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("colonyd.log")).unwrap_or_default()
@@ -164,5 +180,78 @@ impl Colony {
             exec_prv,
             exec_id,
         }
+    }
+}
+
+/// A minimal keep-alive HTTP/1.1 client that signs with the `colonyos` crate's crypto: for
+/// volumes where the crate's one-connection-per-request client would exhaust loopback ports.
+pub struct RawClient {
+    addr: String,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl RawClient {
+    /// Connects to the server.
+    pub fn connect(port: u16) -> RawClient {
+        let addr = format!("127.0.0.1:{port}");
+        let s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.set_nodelay(true).ok();
+        RawClient {
+            addr,
+            reader: std::io::BufReader::new(s),
+        }
+    }
+
+    /// Sends one signed request; returns (HTTP status, decoded reply payload).
+    pub fn rpc(&mut self, msg: &serde_json::Value, prvkey: &str) -> (u16, serde_json::Value) {
+        use base64::Engine;
+        use std::io::{BufRead, Read, Write};
+        let payload = base64::engine::general_purpose::STANDARD.encode(msg.to_string());
+        let env = serde_json::json!({
+            "payloadtype": msg["msgtype"],
+            "payload": payload,
+            "signature": colonyos::crypto::gen_signature(&payload, prvkey),
+        })
+        .to_string();
+        let s = self.reader.get_mut();
+        write!(
+            s,
+            "POST /api HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            env.len()
+        )
+        .expect("write");
+        s.write_all(env.as_bytes()).expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status line");
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let mut len = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; len];
+        self.reader.read_exact(&mut body).expect("body");
+        let reply: serde_json::Value = serde_json::from_slice(&body).expect("reply envelope");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(reply["payload"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&decoded).unwrap_or(serde_json::Value::Null),
+        )
     }
 }
