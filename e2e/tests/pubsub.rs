@@ -177,7 +177,7 @@ async fn slow_subscriber_gets_all_100k_entries_with_bounded_memory() {
             }
             seen += entries.len() as u64;
             // slow: a pause now and then lets the producers run far ahead of the ring
-            if frames % 500 == 0 {
+            if frames.is_multiple_of(500) {
                 std::thread::sleep(Duration::from_millis(200));
             }
             seen < total
