@@ -9,8 +9,13 @@
 //! colonyd-bench --addr 127.0.0.1:50080 --server-prvkey <hex> [--server-pid PID]
 //!               [--clients N] [--count M] [--payload BYTES] [--channels-per-client K]
 //!               [--json FILE] SCENARIO
-//! SCENARIO: submit | append | cycle
+//! SCENARIO: submit | append | cycle | latency
 //! ```
+//!
+//! `latency` opens `--subscribers M` WebSocket subscriptions on one channel, appends `--count`
+//! entries one at a time (10 ms apart) and reports the time from sending each append to its
+//! arrival at each subscriber (median, p99, max), plus the server's RSS with the subscribers
+//! connected.
 
 use colonyd::crypto::PrivateKey;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,6 +30,7 @@ struct Args {
     count: usize,
     payload: usize,
     channels_per_client: usize,
+    subscribers: usize,
     json: Option<String>,
     scenario: String,
 }
@@ -38,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
         count: 1000,
         payload: 100,
         channels_per_client: 1,
+        subscribers: 1,
         json: None,
         scenario: String::new(),
     };
@@ -57,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
             "--count" => a.count = v(i)?.parse().map_err(|_| "bad --count")?,
             "--payload" => a.payload = v(i)?.parse().map_err(|_| "bad --payload")?,
             "--json" => a.json = Some(v(i)?),
+            "--subscribers" => a.subscribers = v(i)?.parse().map_err(|_| "bad --subscribers")?,
             "--channels-per-client" => {
                 a.channels_per_client = v(i)?.parse().map_err(|_| "bad --channels-per-client")?
             }
@@ -204,11 +212,125 @@ fn submit_msg(colony: &str, channels: &[&str]) -> serde_json::Value {
         "conditions":{"colonyname":colony,"executortype":"bench"},"channels":channels}})
 }
 
+fn latency(a: &Args, s: &Setup) {
+    use async_tungstenite::tungstenite::{client, Message};
+    let mut c = Conn::new(&a.addr);
+    let p = call(&mut c, submit_msg(&s.colony, &["lat"]), &s.exec);
+    let pid = p["processid"].as_str().unwrap_or_default().to_string();
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
+        &s.exec,
+    );
+    let count = a.count;
+    let start = Instant::now();
+    let sub_req = String::from_utf8(envelope(
+        &serde_json::json!({"msgtype":"subscribechannelmsg","processid":pid,"name":"lat","afterseq":0,"timeout":3600}),
+        &s.exec,
+    ))
+    .unwrap_or_default();
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(a.subscribers + 1));
+    let subs: Vec<_> = (0..a.subscribers)
+        .map(|_| {
+            let addr = a.addr.clone();
+            let req = sub_req.clone();
+            let ready = ready.clone();
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let stream = TcpStream::connect(&addr).expect("connect");
+                    let (mut ws, _) =
+                        client(format!("ws://{addr}/pubsub"), stream).expect("ws handshake");
+                    ws.send(Message::text(req)).expect("subscribe");
+                    ready.wait();
+                    let mut arrivals = vec![Duration::ZERO; count];
+                    let mut got = 0;
+                    while got < count {
+                        let Ok(Message::Text(t)) = ws.read() else {
+                            continue;
+                        };
+                        let now = start.elapsed();
+                        let v: serde_json::Value =
+                            serde_json::from_str(t.as_str()).unwrap_or_default();
+                        use base64::Engine;
+                        let entries: serde_json::Value = serde_json::from_slice(
+                            &base64::engine::general_purpose::STANDARD
+                                .decode(v["payload"].as_str().unwrap_or_default())
+                                .unwrap_or_default(),
+                        )
+                        .unwrap_or_default();
+                        for e in entries.as_array().into_iter().flatten() {
+                            let seq = e["sequence"].as_u64().unwrap_or(0) as usize;
+                            if let Some(slot) = arrivals.get_mut(seq) {
+                                *slot = now;
+                                got += 1;
+                            }
+                        }
+                    }
+                    arrivals
+                })
+                .expect("spawn subscriber")
+        })
+        .collect();
+    ready.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_connected = a.server_pid.and_then(proc_rss_kib);
+    let mut sent = Vec::with_capacity(count);
+    for i in 0..count {
+        let req = envelope(
+            &serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"lat","sequence":i,"payload":[1,2,3,4]}),
+            &s.exec,
+        );
+        let t = start.elapsed();
+        let (st, _) = c.post(&req);
+        assert_eq!(st, 200);
+        sent.push(t);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    for h in subs {
+        let arrivals = h.join().expect("subscriber");
+        lat.extend(
+            arrivals
+                .iter()
+                .zip(&sent)
+                .map(|(r, s)| r.saturating_sub(*s)),
+        );
+    }
+    lat.sort();
+    let n = lat.len();
+    let pct = |p: f64| {
+        lat.get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "scenario  subscribers  entries  p50 ms   p99 ms   max ms   server-rss MiB (subscribed)"
+    );
+    println!(
+        "latency   {:<12} {:<8} {:<8.2} {:<8.2} {:<8.2} {}",
+        a.subscribers,
+        count,
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        rss_connected.map_or("-".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
+    );
+    if let Some(path) = &a.json {
+        let j = serde_json::json!({"scenario": "latency", "subscribers": a.subscribers, "entries": count,
+            "p50_ms": pct(0.5).as_secs_f64()*1e3, "p99_ms": pct(0.99).as_secs_f64()*1e3,
+            "max_ms": lat.last().copied().unwrap_or_default().as_secs_f64()*1e3,
+            "server_rss_kib": rss_connected});
+        std::fs::write(path, j.to_string())
+            .unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
+    }
+}
+
 fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--json FILE] submit|append|cycle");
+            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--json FILE] submit|append|cycle|latency");
             std::process::exit(2);
         }
     };
@@ -217,6 +339,10 @@ fn main() {
         std::process::exit(2)
     });
     let s = setup(&a.addr, &server);
+    if a.scenario == "latency" {
+        latency(&a, &s);
+        return;
+    }
     // per client: pre-signed requests
     let mut prepared: Vec<Vec<Vec<u8>>> = Vec::new();
     for _ in 0..a.clients {

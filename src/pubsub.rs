@@ -84,6 +84,10 @@ pub async fn session<S>(
     let mut config = WebSocketConfig::default();
     config.max_message_size = Some(MAX_IN_FRAME);
     config.max_frame_size = Some(MAX_IN_FRAME);
+    // tungstenite's defaults (128 KiB read and write buffers per socket) would make 1 000 idle
+    // subscribers cost 250 MB; requests are small and frames are written whole
+    config.read_buffer_size = 4096;
+    config.write_buffer_size = 0;
     let mut ws =
         WebSocketStream::from_partially_read(io, already_read, Role::Server, Some(config)).await;
     let (out_tx, out_rx) = async_channel::bounded::<Out>(OUT_QUEUE);

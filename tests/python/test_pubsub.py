@@ -215,3 +215,47 @@ def test_subscribe_processes_offers_each_process_once(colony):
                 break
             frames.append(body["processid"])
     assert frames == [p.processid]
+
+
+def test_tutorial_003_chat_over_subscriptions(colony):
+    """Seed 003: the executor subscribes and answers each client message with inreplyto;
+    the client subscribes to the replies and ends the chat."""
+    c = colony.client
+    p = running(colony)
+    questions = ["hi", "what is 2+2?", "bye"]
+
+    def executor():
+        seq = 0
+
+        def on_entries(entries):
+            nonlocal seq
+            for e in entries:
+                if e["senderid"] == colony.user_id:
+                    seq += 1
+                    c.channel_append(p.processid, "chat", seq, b"re: " + e["payload"], colony.exec_prv,
+                                     in_reply_to=e["sequence"])
+                    if e["payload"] == b"bye":
+                        c.channel_append(p.processid, "chat", seq + 1, "", colony.exec_prv, payload_type="end")
+                        return False
+            return True
+
+        c.subscribe_channel(p.processid, "chat", colony.exec_prv, timeout=20, callback=on_entries)
+
+    th = threading.Thread(target=executor)
+    th.start()
+    time.sleep(0.3)
+    replies = []
+
+    def on_replies(entries):
+        for e in entries:
+            if e["senderid"] == colony.exec_id:
+                if e.get("type") == "end":
+                    return False
+                replies.append((e["inreplyto"], e["payload"]))
+        return True
+
+    for i, q in enumerate(questions, start=1):
+        c.channel_append(p.processid, "chat", i, q, colony.user_prv)
+    c.subscribe_channel(p.processid, "chat", colony.user_prv, timeout=20, callback=on_replies)
+    th.join(timeout=30)
+    assert replies == [(1, b"re: hi"), (2, b"re: what is 2+2?"), (3, b"re: bye")]
