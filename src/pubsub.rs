@@ -401,20 +401,7 @@ async fn subscribe_channel(
         {
             continue;
         }
-        let stop = async {
-            listener.await;
-            false
-        }
-        .or(async {
-            smol::Timer::at(deadline).await;
-            true
-        })
-        .or(async {
-            state.events.shutdown_started().await;
-            true
-        })
-        .await;
-        if stop {
+        if wait(listener, deadline, state).await != Wake::Notified {
             break;
         }
     }
@@ -471,6 +458,35 @@ fn ring_or_disk(
         wire::subscription_frame(entries.iter().map(|(_, e)| e)),
         n,
     )))
+}
+
+/// Why a subscription stopped waiting.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    Notified,
+    Deadline,
+    Shutdown,
+}
+
+/// Waits for `listener`, the subscription's deadline or server shutdown.
+async fn wait(
+    listener: event_listener::EventListener,
+    deadline: Instant,
+    state: &ServerState,
+) -> Wake {
+    async {
+        listener.await;
+        Wake::Notified
+    }
+    .or(async {
+        smol::Timer::at(deadline).await;
+        Wake::Deadline
+    })
+    .or(async {
+        state.events.shutdown_started().await;
+        Wake::Shutdown
+    })
+    .await
 }
 
 fn process_frame(p: &Process) -> Vec<u8> {
@@ -536,26 +552,13 @@ async fn subscribe_process(
             end_with_timeout(out).await;
             return Ok(());
         }
-        let stop = async {
-            listener.await;
-            None
-        }
-        .or(async {
-            smol::Timer::at(deadline).await;
-            Some(false)
-        })
-        .or(async {
-            state.events.shutdown_started().await;
-            Some(true)
-        })
-        .await;
-        match stop {
-            None => {}
-            Some(false) => {
+        match wait(listener, deadline, state).await {
+            Wake::Notified => {}
+            Wake::Deadline => {
                 end_with_timeout(out).await;
                 return Ok(());
             }
-            Some(true) => {
+            Wake::Shutdown => {
                 end_with_shutdown(out).await;
                 return Ok(());
             }
@@ -591,26 +594,13 @@ async fn subscribe_processes(
                 }
             }
         }
-        let stop = async {
-            listener.await;
-            None
-        }
-        .or(async {
-            smol::Timer::at(deadline).await;
-            Some(false)
-        })
-        .or(async {
-            state.events.shutdown_started().await;
-            Some(true)
-        })
-        .await;
-        match stop {
-            None => {}
-            Some(false) => {
+        match wait(listener, deadline, state).await {
+            Wake::Notified => {}
+            Wake::Deadline => {
                 end_with_timeout(out).await;
                 return Ok(());
             }
-            Some(true) => {
+            Wake::Shutdown => {
                 end_with_shutdown(out).await;
                 return Ok(());
             }

@@ -226,6 +226,21 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Waits for `timer`; false if shutdown started first.
+async fn sleep_unless_shutdown(state: &ServerState, timer: smol::Timer) -> bool {
+    futures_lite::FutureExt::or(
+        async {
+            timer.await;
+            true
+        },
+        async {
+            state.events.shutdown_started().await;
+            false
+        },
+    )
+    .await
+}
+
 /// Fires wait and execution deadlines (spec §6.1); they live in the store, so they survive
 /// restarts. Sleeps until the earliest deadline, at most a second.
 async fn deadline_timer(state: Arc<ServerState>) {
@@ -261,18 +276,7 @@ async fn deadline_timer(state: Arc<ServerState>) {
                 let sleep = smol::Timer::after(Duration::from_nanos(
                     u64::try_from(wait).unwrap_or(1_000_000_000),
                 ));
-                let stop = futures_lite::FutureExt::or(
-                    async {
-                        sleep.await;
-                        false
-                    },
-                    async {
-                        state.events.shutdown_started().await;
-                        true
-                    },
-                )
-                .await;
-                if stop {
+                if !sleep_unless_shutdown(&state, sleep).await {
                     return;
                 }
             }
@@ -287,18 +291,7 @@ const RELOCATE_CHUNK: usize = 4 << 20;
 async fn channel_maintenance(state: Arc<ServerState>) {
     let mut ticks: u64 = 0;
     loop {
-        let stop = futures_lite::FutureExt::or(
-            async {
-                smol::Timer::after(Duration::from_secs(1)).await;
-                false
-            },
-            async {
-                state.events.shutdown_started().await;
-                true
-            },
-        )
-        .await;
-        if stop {
+        if !sleep_unless_shutdown(&state, smol::Timer::after(Duration::from_secs(1))).await {
             return;
         }
         ticks += 1;

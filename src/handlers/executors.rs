@@ -168,18 +168,22 @@ fn signer_is(ctx: &Ctx<'_>, colony: &str, name: &str) -> Result<Executor, ApiErr
     Ok(e)
 }
 
-pub async fn update(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: UpdateExecutorMsg = ctx.msg()?;
-    let e = signer_is(ctx, &m.colonyname, &m.executorname)?;
-    let caps = m.capabilities.unwrap_or_default();
+/// Changes the signing executor's own record (role X of spec §3).
+async fn modify_self(
+    ctx: &mut Ctx<'_>,
+    colony: &str,
+    name: &str,
+    change: impl FnOnce(&mut Executor) + Send + 'static,
+) -> Result<Vec<u8>, ApiError> {
+    let e = signer_is(ctx, colony, name)?;
     ctx.state
         .writer
         .run(move |txn| {
             let mut e = txn
                 .store
                 .executor(&e.colonyname, &e.executorname)?
-                .unwrap_or(e);
-            e.capabilities = caps;
+                .ok_or_else(|| not_found(&e.colonyname, &e.executorname))?;
+            change(&mut e);
             put(txn, &e);
             Ok(())
         })
@@ -187,23 +191,22 @@ pub async fn update(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
+pub async fn update(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
+    let m: UpdateExecutorMsg = ctx.msg()?;
+    let caps = m.capabilities.unwrap_or_default();
+    modify_self(ctx, &m.colonyname, &m.executorname, move |e| {
+        e.capabilities = caps
+    })
+    .await
+}
+
 pub async fn report_allocation(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: ReportAllocationMsg = ctx.msg()?;
-    let e = signer_is(ctx, &m.colonyname, &m.executorname)?;
     let alloc = m.allocations.unwrap_or_default();
-    ctx.state
-        .writer
-        .run(move |txn| {
-            let mut e = txn
-                .store
-                .executor(&e.colonyname, &e.executorname)?
-                .unwrap_or(e);
-            e.allocations = alloc;
-            put(txn, &e);
-            Ok(())
-        })
-        .await?;
-    empty()
+    modify_self(ctx, &m.colonyname, &m.executorname, move |e| {
+        e.allocations = alloc
+    })
+    .await
 }
 
 /// Re-registers an executor under a new ID (`changeexecutoridmsg`).

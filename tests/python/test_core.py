@@ -370,3 +370,17 @@ def test_long_poll_client_that_leaves_does_not_swallow_a_process(colony):
 
 def test_graceful_stop_exits_zero(server):
     assert server.stop() == 0
+
+
+def test_executor_updates_its_own_capabilities_only(colony):
+    server = colony.server
+    caps = {"hardware": [{"model": "pi5", "cores": 4}], "software": None}
+    status, err, _ = server.rpc({"msgtype": "updateexecutormsg", "colonyname": "dev", "executorname": "worker-1",
+                                 "capabilities": caps}, colony.exec_prv)
+    assert status == 200
+    e = colony.client.get_executor("dev", "worker-1", colony.user_prv)
+    assert e["capabilities"]["hardware"][0]["model"] == "pi5"
+    prv2, _ = colony.add_executor("worker-2")
+    status, err, payload = server.rpc({"msgtype": "updateexecutormsg", "colonyname": "dev",
+                                       "executorname": "worker-1", "capabilities": {}}, prv2)
+    assert status == 403 and "not executor worker-1" in payload["message"]
