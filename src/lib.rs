@@ -14,6 +14,7 @@
 //! * [`handlers`]: one thin function per RPC
 //! * [`pubsub`]: `/pubsub` WebSocket subscriptions
 //! * [`transport`]: hyper on smol, limits, timeouts
+//! * [`workflows`]: process graphs: submission, release of children, failure cascade
 //! * [`config`], [`server`]: command line and startup/shutdown
 
 #![forbid(unsafe_code)]
@@ -33,3 +34,4 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod transport;
+pub mod workflows;

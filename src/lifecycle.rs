@@ -57,15 +57,31 @@ pub fn normalize_spec(spec: &mut FunctionSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Creates a WAITING process from a normalized spec.
-pub fn submit(
-    txn: &mut Txn<'_>,
-    spec: FunctionSpec,
-    initiatorid: &str,
-    initiatorname: &str,
-) -> Result<Process, ApiError> {
+/// What a new process is made of.
+pub struct NewProcess<'a> {
+    /// Its ID (random).
+    pub processid: String,
+    /// Normalized spec.
+    pub spec: FunctionSpec,
+    /// Submitter ID.
+    pub initiatorid: &'a str,
+    /// Submitter name.
+    pub initiatorname: &'a str,
+    /// Graph it belongs to ("" if standalone).
+    pub processgraphid: &'a str,
+    /// Whether it waits for parents (workflow members with dependencies).
+    pub waitforparents: bool,
+    /// Parent process IDs.
+    pub parents: Vec<String>,
+    /// Child process IDs.
+    pub children: Vec<String>,
+}
+
+/// Creates a WAITING process (standalone or workflow member) with its channels.
+pub fn create(txn: &mut Txn<'_>, n: NewProcess<'_>) -> Result<Process, ApiError> {
     let now = txn.now;
-    let pid = crate::crypto::random_id();
+    let spec = n.spec;
+    let pid = n.processid;
     let attributes = spec
         .env
         .iter()
@@ -73,7 +89,7 @@ pub fn submit(
             attributeid: crate::crypto::random_id(),
             targetid: pid.clone(),
             targetcolonyname: spec.conditions.colonyname.clone(),
-            targetprocessgraphid: String::new(),
+            targetprocessgraphid: n.processgraphid.to_string(),
             state: 0,
             attributetype: attribute_type::ENV,
             key: k.clone(),
@@ -87,19 +103,54 @@ pub fn submit(
     };
     let p = Process {
         processid: pid,
-        initiatorid: initiatorid.to_string(),
-        initiatorname: initiatorname.to_string(),
+        initiatorid: n.initiatorid.to_string(),
+        initiatorname: n.initiatorname.to_string(),
         prioritytime: now.saturating_sub(i64::from(spec.priority).saturating_mul(DAY_NS)),
         submissiontime: Timestamp(now),
         waitdeadline,
         attributes,
         spec,
+        waitforparents: n.waitforparents,
+        parents: n.parents,
+        children: n.children,
+        processgraphid: n.processgraphid.to_string(),
         ..Process::default()
     };
     txn.put_process(None, &p);
     let policy = txn.store.channel_policy.clone();
     crate::channels::log::create_for_process(txn, &p.processid, &p.spec.channels, &policy)?;
     Ok(p)
+}
+
+/// Creates a standalone WAITING process from a normalized spec.
+pub fn submit(
+    txn: &mut Txn<'_>,
+    spec: FunctionSpec,
+    initiatorid: &str,
+    initiatorname: &str,
+) -> Result<Process, ApiError> {
+    create(
+        txn,
+        NewProcess {
+            processid: crate::crypto::random_id(),
+            spec,
+            initiatorid,
+            initiatorname,
+            processgraphid: "",
+            waitforparents: false,
+            parents: Vec::new(),
+            children: Vec::new(),
+        },
+    )
+}
+
+/// Writes a changed process; a workflow member's graph follows (release, cascade, state).
+fn save(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result<(), ApiError> {
+    txn.put_process(Some(old), new);
+    if !new.processgraphid.is_empty() {
+        crate::workflows::member_changed(txn, old, new)?;
+    }
+    Ok(())
 }
 
 /// Assigns the best matching waiting process to `executor`, if any.
@@ -135,7 +186,7 @@ pub fn assign(
         }
         p.input = input;
     }
-    txn.put_process(Some(&old), &p);
+    save(txn, &old, &p)?;
     Ok(Some(p))
 }
 
@@ -159,7 +210,7 @@ pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, Ap
     if !p.parents.is_empty() {
         p.input.clear();
     }
-    txn.put_process(Some(&cur), &p);
+    save(txn, &cur, &p)?;
     Ok(true)
 }
 
@@ -211,7 +262,7 @@ pub fn close_successful(
     p.state = state::SUCCESS;
     p.endtime = Timestamp(txn.now);
     update_function_stats(txn, &p)?;
-    txn.put_process(Some(&old), &p);
+    save(txn, &old, &p)?;
     close_channels(txn, &p.processid)
 }
 
@@ -239,7 +290,7 @@ fn fail(txn: &mut Txn<'_>, old: Process, errors: Vec<String>) -> Result<(), ApiE
     p.state = state::FAILED;
     p.endtime = Timestamp(txn.now);
     p.errors = errors;
-    txn.put_process(Some(&old), &p);
+    save(txn, &old, &p)?;
     close_channels(txn, &p.processid)
 }
 
@@ -381,7 +432,7 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
                     p.waitdeadline =
                         Timestamp(now.saturating_add(i64::from(p.spec.maxwaittime) * NS));
                 }
-                txn.put_process(Some(&old), &p);
+                save(txn, &old, &p)?;
             }
             fired += 1;
         }

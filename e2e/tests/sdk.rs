@@ -208,3 +208,59 @@ async fn channel_chat_between_client_and_executor() {
         .unwrap_err();
     assert!(err.to_string().contains("Channel not found"), "{err}");
 }
+
+#[tokio::test]
+async fn workflow_diamond_with_the_crate() {
+    let _server = Colonyd::start();
+    let c = Colony::bootstrap().await;
+    let node = |name: &str, deps: &[&str]| {
+        let mut s = spec(name);
+        s.nodename = name.to_string();
+        s.conditions.dependencies = deps.iter().map(|d| d.to_string()).collect();
+        s
+    };
+    let wf = core::WorkflowSpec {
+        colonyname: "dev".into(),
+        functionspecs: vec![
+            node("A", &[]),
+            node("B", &["A"]),
+            node("C", &["A"]),
+            node("D", &["B", "C"]),
+        ],
+    };
+    let g = colonyos::submit_workflow(&wf, &c.exec_prv).await.unwrap();
+    assert_eq!(g.processids.len(), 4);
+    assert_eq!(g.rootprocessids.len(), 1);
+    let mut order = Vec::new();
+    for _ in 0..4 {
+        let p = colonyos::assign("dev", 5, &c.exec_prv).await.unwrap();
+        colonyos::set_output(
+            &p.processid,
+            vec![format!("out-{}", p.spec.nodename)],
+            &c.exec_prv,
+        )
+        .await
+        .unwrap();
+        colonyos::close(&p.processid, &c.exec_prv).await.unwrap();
+        order.push((p.spec.nodename.clone(), p.input.clone()));
+    }
+    assert_eq!(order[0].0, "A");
+    assert_eq!(order[3].0, "D");
+    let mut d_input = order[3].1.clone();
+    d_input.sort();
+    assert_eq!(d_input, vec!["out-B".to_string(), "out-C".to_string()]);
+    let g = colonyos::get_processgraph(&g.processgraphid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(g.state, core::SUCCESS);
+    let graphs = colonyos::get_processgraphs("dev", 10, core::SUCCESS, &c.exec_prv)
+        .await
+        .unwrap();
+    assert_eq!(graphs.len(), 1);
+    colonyos::remove_processgraph(&g.processgraphid, &c.exec_prv)
+        .await
+        .unwrap();
+    assert!(colonyos::get_processgraph(&g.processgraphid, &c.exec_prv)
+        .await
+        .is_err());
+}

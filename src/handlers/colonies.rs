@@ -71,6 +71,17 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                 }
             }
             txn.remove(&reg, keys::paused(&name));
+            for k in store.keys(
+                &store.index,
+                &crate::workflows::by_state(&name, None),
+                usize::MAX,
+            )? {
+                if let Some(id) = keys::trailing_pid(&k) {
+                    if let Some(g) = crate::workflows::load(store, &id)? {
+                        crate::workflows::delete(txn, &g)?;
+                    }
+                }
+            }
             for p in store.processes_by_index(&keys::by_state_all(&name), usize::MAX, false)? {
                 crate::lifecycle::remove(txn, &p)?;
             }
@@ -153,5 +164,11 @@ fn add_colony_stats(store: &Store, colony: &str, s: &mut Statistics) -> Result<(
     s.successfulprocesses += store.count(&store.index, &keys::by_state(colony, state::SUCCESS))?;
     s.failedprocesses += store.count(&store.index, &keys::by_state(colony, state::FAILED))?;
     s.cancelledprocesses += store.count(&store.index, &keys::by_state(colony, state::CANCELLED))?;
+    let wf = |st| crate::workflows::by_state(colony, Some(st));
+    s.waitingworkflows += store.count(&store.index, &wf(state::WAITING))?;
+    s.runningworkflows += store.count(&store.index, &wf(state::RUNNING))?;
+    s.successfulworkflows += store.count(&store.index, &wf(state::SUCCESS))?;
+    s.failedworkflows += store.count(&store.index, &wf(state::FAILED))?;
+    s.cancelledworkflows += store.count(&store.index, &wf(state::CANCELLED))?;
     Ok(())
 }

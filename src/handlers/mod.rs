@@ -13,6 +13,7 @@ mod logs;
 mod processes;
 mod server;
 mod users;
+mod workflows;
 
 use crate::protocol::msgs::Message;
 use crate::protocol::{ApiError, Reply, RequestEnvelope};
@@ -207,6 +208,13 @@ pub const PAYLOAD_TYPES: &[&str] = &[
     "addfunctionmsg",
     "getfunctionsmsg",
     "removefunctionmsg",
+    "submitworkflowspecmsg",
+    "getprocessgraphmsg",
+    "getprocessgraphsmsg",
+    "removeprocessgraphmsg",
+    "removeallprocessgraphsmsg",
+    "cancelprocessgraphmsg",
+    "addchildmsg",
     "channelappendmsg",
     "channelreadmsg",
     "versionmsg",
@@ -266,6 +274,13 @@ async fn route(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         "addfunctionmsg" => functions::add(ctx).await,
         "getfunctionsmsg" => functions::list(ctx),
         "removefunctionmsg" => functions::remove(ctx).await,
+        "submitworkflowspecmsg" => workflows::submit(ctx).await,
+        "getprocessgraphmsg" => workflows::get(ctx),
+        "getprocessgraphsmsg" => workflows::list(ctx),
+        "removeprocessgraphmsg" => workflows::remove(ctx).await,
+        "removeallprocessgraphsmsg" => workflows::remove_all(ctx).await,
+        "cancelprocessgraphmsg" => workflows::cancel(ctx).await,
+        "addchildmsg" => workflows::add_child(ctx).await,
         "channelappendmsg" => channels::append(ctx).await,
         "channelreadmsg" => channels::read(ctx),
         "versionmsg" => server::version(ctx),

@@ -197,11 +197,31 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
             "Failed to get processes, count exceeds the maximum of 100",
         ));
     }
+    let count = usize::try_from(m.count).unwrap_or(0);
+    if !m.processgraphid.is_empty() {
+        // pycolonies' get_processes_for_workflow: the members of one graph (state -1 = all)
+        let g = crate::workflows::load(store, &m.processgraphid)?
+            .filter(|g| g.colonyname == m.colonyname)
+            .ok_or_else(|| {
+                ApiError::not_found("Failed to get processes, process graph not found")
+            })?;
+        let mut out = Vec::new();
+        for pid in g.processids.iter() {
+            if out.len() >= count {
+                break;
+            }
+            if let Some(p) = store.process(pid)? {
+                if m.state < 0 || i64::from(p.state) == m.state {
+                    out.push(p);
+                }
+            }
+        }
+        return json(&out);
+    }
     let st = i32::try_from(m.state)
         .ok()
         .filter(|s| (state::WAITING..=state::CANCELLED).contains(s))
         .ok_or_else(|| ApiError::bad_request("Failed to get processes, invalid msg.State"))?;
-    let count = usize::try_from(m.count).unwrap_or(0);
     if count == 0 {
         return json(&Vec::<Process>::new());
     }

@@ -63,7 +63,7 @@ messages! {
     /// Messages naming one process (get, remove, cancel).
     ProcessIdMsg { processid: String }
     /// `getprocessesmsg`.
-    GetProcessesMsg { colonyname: String, count: i64, state: i64, executortype: String, label: String, initiator: String }
+    GetProcessesMsg { colonyname: String, count: i64, state: i64, executortype: String, label: String, initiator: String, processgraphid: String }
     /// `getprocesshistmsg`.
     GetProcessHistMsg { colonyname: String, executorid: String, seconds: i64, state: i64 }
     /// `removeallprocessesmsg`.
