@@ -9,7 +9,7 @@
 //! colonyd-bench --addr 127.0.0.1:50080 --server-prvkey <hex> [--server-pid PID]
 //!               [--clients N] [--count M] [--payload BYTES] [--channels-per-client K]
 //!               [--json FILE] SCENARIO
-//! SCENARIO: submit | append | cycle | latency
+//! SCENARIO: submit | append | cycle | latency | release
 //! ```
 //!
 //! `latency` opens `--subscribers M` WebSocket subscriptions on one channel, appends `--count`
@@ -212,6 +212,57 @@ fn submit_msg(colony: &str, channels: &[&str]) -> serde_json::Value {
         "conditions":{"colonyname":colony,"executortype":"bench"},"channels":channels}})
 }
 
+/// A workflow root with `--count` dependants: how long closing the root (which releases every
+/// dependant in one atomic batch) takes, and how long until the first dependant is assigned.
+fn release(a: &Args, s: &Setup) {
+    let mut c = Conn::new(&a.addr);
+    let mut specs = vec![
+        serde_json::json!({"nodename":"root","funcname":"root","maxexectime":-1,
+        "conditions":{"colonyname":s.colony,"executortype":"bench"}}),
+    ];
+    for i in 0..a.count {
+        specs.push(
+            serde_json::json!({"nodename":format!("child{i}"),"funcname":"child","maxexectime":-1,
+            "conditions":{"colonyname":s.colony,"executortype":"bench","dependencies":["root"]}}),
+        );
+    }
+    let t = Instant::now();
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"submitworkflowspecmsg","spec":{"colonyname":s.colony,"functionspecs":specs}}),
+        &s.exec,
+    );
+    let submit = t.elapsed();
+    let root = call(
+        &mut c,
+        serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
+        &s.exec,
+    );
+    let close = envelope(
+        &serde_json::json!({"msgtype":"closesuccessfulmsg","processid":root["processid"]}),
+        &s.exec,
+    );
+    let assign = envelope(
+        &serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
+        &s.exec,
+    );
+    let t = Instant::now();
+    let (st, _) = c.post(&close);
+    assert_eq!(st, 200);
+    let closed = t.elapsed();
+    let (st, _) = c.post(&assign);
+    assert_eq!(st, 200);
+    let first = t.elapsed();
+    println!("scenario  dependants  submit ms  close+release ms  first-child-assigned ms");
+    println!(
+        "release   {:<11} {:<10.1} {:<17.1} {:.1}",
+        a.count,
+        submit.as_secs_f64() * 1e3,
+        closed.as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3
+    );
+}
+
 fn latency(a: &Args, s: &Setup) {
     use async_tungstenite::tungstenite::{client, Message};
     let mut c = Conn::new(&a.addr);
@@ -330,7 +381,7 @@ fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--json FILE] submit|append|cycle|latency");
+            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--json FILE] submit|append|cycle|latency|release");
             std::process::exit(2);
         }
     };
@@ -341,6 +392,10 @@ fn main() {
     let s = setup(&a.addr, &server);
     if a.scenario == "latency" {
         latency(&a, &s);
+        return;
+    }
+    if a.scenario == "release" {
+        release(&a, &s);
         return;
     }
     // per client: pre-signed requests
