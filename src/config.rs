@@ -36,6 +36,8 @@ pub struct Config {
     pub channels: crate::channels::ChannelPolicy,
     /// WebSocket limits.
     pub pubsub: crate::pubsub::PubsubConfig,
+    /// Metrics listener (`--metrics-listen`), off when unset.
+    pub metrics_listen: Option<String>,
 }
 
 /// One documented option.
@@ -73,6 +75,7 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--max-subscriptions", env: "", value: "N", help: "most concurrent subscriptions on one WebSocket connection. Default 64" },
     Opt { flag: "--ws-ping-interval", env: "", value: "SECS", help: "ping idle WebSocket clients this often; close after two silent intervals. Default 30" },
     Opt { flag: "--ws-write-timeout", env: "", value: "SECS", help: "close a WebSocket whose client takes no frame for this long. Default 120" },
+    Opt { flag: "--metrics-listen", env: "COLONYD_METRICS_LISTEN", value: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this separate listener. Default: 127.0.0.1:$COLONIES_MONITOR_PORT if that is set, else off" },
     Opt { flag: "--threads", env: "COLONYD_THREADS", value: "N", help: "request-handling threads. Default: number of CPUs" },
 ];
 
@@ -257,6 +260,18 @@ impl Config {
             memtable_bytes: size("--memtable-size", 4 << 20)?,
             journal_bytes: size("--journal-size", 64 << 20)?,
             threads,
+            metrics_listen: match get("--metrics-listen") {
+                Some(l) => Some(l),
+                None => match env("COLONIES_MONITOR_PORT").filter(|p| !p.is_empty()) {
+                    Some(p) => {
+                        let p: u16 = p.trim().parse().map_err(|_| {
+                            format!("COLONIES_MONITOR_PORT: expected a port number, got {p:?}")
+                        })?;
+                        Some(format!("127.0.0.1:{p}"))
+                    }
+                    None => None,
+                },
+            },
             channels,
             pubsub: {
                 let p = crate::pubsub::PubsubConfig::default();

@@ -92,6 +92,16 @@ pub struct Counters {
     pub websockets: AtomicUsize,
     /// Active subscriptions.
     pub subscriptions: AtomicUsize,
+    /// Requests by payload type and status.
+    pub by_type: crate::metrics::RequestCounts,
+    /// Request latency.
+    pub request_latency: crate::metrics::Histogram,
+    /// Sync latency.
+    pub sync_latency: crate::metrics::Histogram,
+    /// Channel entries appended.
+    pub appends: AtomicU64,
+    /// Channel payload bytes appended.
+    pub append_bytes: AtomicU64,
 }
 
 /// The shared event hub.

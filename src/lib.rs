@@ -15,6 +15,7 @@
 //! * [`pubsub`]: `/pubsub` WebSocket subscriptions
 //! * [`transport`]: hyper on smol, limits, timeouts
 //! * [`workflows`]: process graphs: submission, release of children, failure cascade
+//! * [`metrics`], [`notify`]: Prometheus metrics, systemd notify/watchdog
 //! * [`config`], [`server`]: command line and startup/shutdown
 
 #![forbid(unsafe_code)]
@@ -27,6 +28,8 @@ pub mod events;
 pub mod fanout;
 pub mod handlers;
 pub mod lifecycle;
+pub mod metrics;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod scheduler;

@@ -159,8 +159,15 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         crate::store::writer::SyncMode::Never => "never",
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "colonyd starting");
+    tracing::info!(listen = %addr, "listening");
     tracing::info!(data_dir = %cfg.data_dir.display(), sync, "store open");
     tracing::info!(owner = %owner.id, "server owner");
+    tracing::info!(
+        cache = cfg.cache_bytes,
+        memtable = cfg.memtable_bytes,
+        journal = cfg.journal_bytes,
+        "storage memory"
+    );
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {addr}");
@@ -184,12 +191,33 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         let _ = out.flush();
     }
 
+    let metrics = match &cfg.metrics_listen {
+        Some(addr) => {
+            let l = smol::block_on(async_net::TcpListener::bind(addr.as_str()))
+                .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| format!("cannot read the metrics address: {e}"))?;
+            tracing::info!(metrics = %bound, "metrics listener");
+            println!("metrics on http://{bound}/metrics");
+            Some(smol::spawn(transport::serve_metrics(l, state.clone())))
+        }
+        None => None,
+    };
+    let notifier = Arc::new(crate::notify::Notifier::from_env());
+    notifier.send(&format!("READY=1\nSTATUS=serving on {addr}"));
+    let watchdog = crate::notify::watchdog_interval()
+        .filter(|_| notifier.enabled())
+        .map(|every| smol::spawn(watchdog(state.clone(), notifier.clone(), every)));
     let shared = Arc::new(Shared::new(cfg.http.clone(), cfg.pubsub.clone()));
     let timer = smol::spawn(deadline_timer(state.clone()));
     let signals = smol::spawn(watch_signals(events.clone()));
     let maintenance = smol::spawn(channel_maintenance(state.clone()));
     smol::block_on(transport::serve(listener, state.clone(), shared));
+    notifier.send("STOPPING=1\nSTATUS=shutting down");
     tracing::info!("shutting down: no longer accepting connections");
+    drop(watchdog);
+    drop(metrics);
     // let in-flight requests finish (each connection is bounded by the grace period)
     smol::block_on(async {
         let deadline = std::time::Instant::now() + cfg.http.shutdown_grace + Duration::from_secs(1);
@@ -280,6 +308,34 @@ async fn deadline_timer(state: Arc<ServerState>) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Pings systemd's watchdog while the executor runs this task and the storage writer answers
+/// a no-op within the interval; a stuck writer or executor stops the pings and systemd
+/// restarts colonyd.
+async fn watchdog(
+    state: Arc<ServerState>,
+    notifier: Arc<crate::notify::Notifier>,
+    every: Duration,
+) {
+    loop {
+        let healthy = futures_lite::FutureExt::or(
+            async { state.writer.run(|_| Ok(())).await.is_ok() },
+            async {
+                smol::Timer::after(every).await;
+                false
+            },
+        )
+        .await;
+        if healthy {
+            notifier.send("WATCHDOG=1");
+        } else {
+            tracing::warn!("storage writer did not answer within the watchdog interval");
+        }
+        if !sleep_unless_shutdown(&state, smol::Timer::after(every)).await {
+            return;
         }
     }
 }

@@ -184,6 +184,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let name = m.name;
     let policy = policy.clone();
     let payload = m.payload.0;
+    let len = payload.len() as u64;
     ctx.state
         .writer
         .run(move |txn| {
@@ -203,6 +204,10 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
             log::append(txn, &pid, &name, &entry, &policy)
         })
         .await?;
+    let c = &ctx.state.events.counters;
+    c.appends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    c.append_bytes
+        .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
     empty()
 }
 

@@ -97,11 +97,21 @@ pub fn empty() -> Result<Vec<u8>, ApiError> {
 
 /// Handles one `/api` request body.
 pub async fn dispatch(state: &Arc<ServerState>, body: &[u8], peer: &PeerWatch) -> Answer {
-    let answer = match RequestEnvelope::parse(body) {
-        Ok(env) => handle(state, env, peer).await,
-        Err(e) => Answer::error(&e),
+    let started = std::time::Instant::now();
+    let (pt, answer) = match RequestEnvelope::parse(body) {
+        Ok(env) => {
+            let pt = PAYLOAD_TYPES
+                .iter()
+                .find(|p| **p == env.payloadtype)
+                .copied()
+                .unwrap_or("unknown");
+            (pt, handle(state, env, peer).await)
+        }
+        Err(e) => ("invalid", Answer::error(&e)),
     };
     let c = &state.events.counters;
+    c.by_type.add(pt, answer.status);
+    c.request_latency.observe(started.elapsed());
     c.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if answer.status != 200 {

@@ -237,6 +237,7 @@ fn run(
             SyncMode::Never => Ok(()),
         };
         let c = &events.counters;
+        c.sync_latency.observe(started.elapsed());
         c.syncs.fetch_add(1, Ordering::Relaxed);
         c.sync_nanos.fetch_add(
             u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),

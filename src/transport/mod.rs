@@ -202,3 +202,55 @@ impl Drop for Finished {
         self.0.request_finished();
     }
 }
+
+/// Serves `GET /metrics` (Prometheus text) on the separate metrics listener until shutdown.
+pub async fn serve_metrics(listener: TcpListener, state: Arc<ServerState>) {
+    loop {
+        let accepted = async { Some(listener.accept().await) }
+            .or(async {
+                state.events.shutdown_started().await;
+                None
+            })
+            .await;
+        let Some(Ok((stream, _))) = accepted else {
+            if accepted.is_none() {
+                break;
+            }
+            smol::Timer::after(Duration::from_millis(100)).await;
+            continue;
+        };
+        let st = state.clone();
+        smol::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let st = st.clone();
+                    async move {
+                        let (status, body) = if req.method() == hyper::Method::GET
+                            && req.uri().path() == "/metrics"
+                        {
+                            (200, crate::metrics::render(&st))
+                        } else {
+                            (404, "404 page not found".to_string())
+                        };
+                        let mut r = hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from(body),
+                        ));
+                        *r.status_mut() = hyper::StatusCode::from_u16(status)
+                            .unwrap_or(hyper::StatusCode::NOT_FOUND);
+                        r.headers_mut().insert(
+                            hyper::header::CONTENT_TYPE,
+                            hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+                        );
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+            let mut b = hyper::server::conn::http1::Builder::new();
+            b.timer(smol_hyper::rt::SmolTimer::new())
+                .header_read_timeout(Duration::from_secs(10));
+            let _ = b
+                .serve_connection(smol_hyper::rt::FuturesIo::new(stream), service)
+                .await;
+        })
+        .detach();
+    }
+}

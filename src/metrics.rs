@@ -1,0 +1,249 @@
+//! Prometheus metrics (`GET /metrics` on the separate `--metrics-listen` listener): request
+//! counts by payload type and status, request and sync latency histograms, appends and bytes,
+//! syncs, connections and subscribers, processes by state, store size and RSS.
+
+use crate::state::ServerState;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Histogram bucket bounds in seconds.
+pub const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A fixed-bucket latency histogram (lock-free).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(
+            u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+/// Requests by (payload type, status).
+#[derive(Debug, Default)]
+pub struct RequestCounts(Mutex<BTreeMap<(&'static str, u16), u64>>);
+
+impl RequestCounts {
+    /// Counts one request.
+    pub fn add(&self, payloadtype: &'static str, status: u16) {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m.entry((payloadtype, status)).or_insert(0) += 1;
+    }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, kind: &str, v: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+    );
+}
+
+/// The metrics page.
+pub fn render(state: &ServerState) -> String {
+    let c = &state.events.counters;
+    let mut out = String::with_capacity(8192);
+    let _ = writeln!(
+        out,
+        "# HELP colonyd_requests_total RPC requests by payload type and HTTP status\n# TYPE colonyd_requests_total counter"
+    );
+    {
+        let m = c
+            .by_type
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for ((pt, status), n) in m.iter() {
+            let _ = writeln!(
+                out,
+                "colonyd_requests_total{{payloadtype=\"{pt}\",status=\"{status}\"}} {n}"
+            );
+        }
+    }
+    c.request_latency.render(
+        &mut out,
+        "colonyd_request_duration_seconds",
+        "RPC request latency (long-polls included)",
+    );
+    gauge(
+        &mut out,
+        "colonyd_channel_appends_total",
+        "channel entries appended",
+        "counter",
+        c.appends.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_channel_append_bytes_total",
+        "channel payload bytes appended",
+        "counter",
+        c.append_bytes.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_writes_total",
+        "operations committed by the storage writer",
+        "counter",
+        c.writes.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_syncs_total",
+        "storage syncs (group commits)",
+        "counter",
+        c.syncs.load(Ordering::Relaxed),
+    );
+    c.sync_latency.render(
+        &mut out,
+        "colonyd_sync_duration_seconds",
+        "storage sync latency",
+    );
+    gauge(
+        &mut out,
+        "colonyd_connections",
+        "open HTTP connections",
+        "gauge",
+        c.connections.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_websockets",
+        "open WebSocket connections",
+        "gauge",
+        c.websockets.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_subscriptions",
+        "live subscriptions",
+        "gauge",
+        c.subscriptions.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_fanout_channels",
+        "channels with live subscribers",
+        "gauge",
+        state.events.fanout.active(),
+    );
+    gauge(
+        &mut out,
+        "colonyd_assign_rollbacks_total",
+        "assignments rolled back because the reply could not be delivered",
+        "counter",
+        c.assign_rollbacks.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP colonyd_processes processes by colony and state\n# TYPE colonyd_processes gauge"
+    );
+    let store = &state.store;
+    if let Ok(colonies) = store.colonies() {
+        for col in colonies {
+            for (st, name) in [
+                (0, "waiting"),
+                (1, "running"),
+                (2, "successful"),
+                (3, "failed"),
+                (4, "cancelled"),
+            ] {
+                let n = store
+                    .count(&store.index, &crate::store::keys::by_state(&col.name, st))
+                    .unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "colonyd_processes{{colony=\"{}\",state=\"{name}\"}} {n}",
+                    escape(&col.name)
+                );
+            }
+        }
+    }
+    gauge(
+        &mut out,
+        "colonyd_store_bytes",
+        "bytes the store uses on disk",
+        "gauge",
+        store.disk_space(),
+    );
+    gauge(
+        &mut out,
+        "colonyd_resident_memory_bytes",
+        "resident set size",
+        "gauge",
+        rss_bytes(),
+    );
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(300));
+        h.observe(Duration::from_millis(3));
+        let mut s = String::new();
+        h.render(&mut s, "x", "help");
+        assert!(s.contains("x_bucket{le=\"0.0005\"} 1"));
+        assert!(s.contains("x_bucket{le=\"0.005\"} 2"));
+        assert!(s.contains("x_bucket{le=\"+Inf\"} 2"));
+        assert!(s.contains("x_count 2"));
+    }
+}
