@@ -17,8 +17,8 @@
 //! arrival at each subscriber (median, p99, max), plus the server's RSS with the subscribers
 //! connected.
 
+use colonyd::client::{envelope, Client};
 use colonyd::crypto::PrivateKey;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -84,82 +84,24 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    addr: String,
-    r: BufReader<TcpStream>,
-}
+/// A keep-alive connection that panics on transport errors (a benchmark cannot continue).
+struct Conn(Client);
 
 impl Conn {
     fn new(addr: &str) -> Conn {
-        let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        s.set_nodelay(true).ok();
-        Conn {
-            addr: addr.to_string(),
-            r: BufReader::new(s),
-        }
+        Conn(Client::connect(addr).unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn post(&mut self, body: &[u8]) -> (u16, Vec<u8>) {
-        let head = format!(
-            "POST /api HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        let s = self.r.get_mut();
-        s.write_all(head.as_bytes()).expect("write");
-        s.write_all(body).expect("write");
-        let mut status_line = String::new();
-        self.r.read_line(&mut status_line).expect("read status");
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            self.r.read_line(&mut line).expect("read header");
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0u8; len];
-        self.r.read_exact(&mut body).expect("read body");
-        (status, body)
+        self.0.post(body).unwrap_or_else(|e| panic!("{e}"))
     }
-}
-
-fn envelope(msg: &serde_json::Value, key: &PrivateKey) -> Vec<u8> {
-    use base64::Engine;
-    let payload = base64::engine::general_purpose::STANDARD.encode(msg.to_string());
-    serde_json::json!({
-        "payloadtype": msg["msgtype"],
-        "payload": payload,
-        "signature": key.sign(payload.as_bytes()),
-    })
-    .to_string()
-    .into_bytes()
 }
 
 fn call(conn: &mut Conn, msg: serde_json::Value, key: &PrivateKey) -> serde_json::Value {
-    use base64::Engine;
-    let (status, body) = conn.post(&envelope(&msg, key));
-    let reply: serde_json::Value = serde_json::from_slice(&body).expect("reply envelope");
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(reply["payload"].as_str().unwrap_or_default())
-        .unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_slice(&payload).unwrap_or(serde_json::Value::Null);
-    if status != 200 {
-        panic!("{} failed: {status} {v}", msg["msgtype"]);
-    }
-    v
+    let t = msg["msgtype"].clone();
+    conn.0
+        .call(msg, key)
+        .unwrap_or_else(|e| panic!("{t} failed: {e}"))
 }
 
 fn proc_cpu_ticks(pid: u32) -> Option<u64> {

@@ -16,12 +16,15 @@
 //! * [`transport`]: hyper on smol, limits, timeouts
 //! * [`workflows`]: process graphs: submission, release of children, failure cascade
 //! * [`metrics`], [`notify`]: Prometheus metrics, systemd notify/watchdog
+//! * [`client`], [`cli`]: a blocking protocol client and the operator commands
 //! * [`config`], [`server`]: command line and startup/shutdown
 
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod channels;
+pub mod cli;
+pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod events;

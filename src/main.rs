@@ -8,8 +8,14 @@ const HELP: &str = "colonyd: a single-binary, ColonyOS-compatible server for edg
 USAGE:
   colonyd serve [OPTIONS]   run the server (see colonyd serve --help)
   colonyd keygen            print a fresh key: prvkey=<hex> and id=<hex>
+  colonyd process ls        list processes (see below)
+  colonyd channel tail      follow a channel
+  colonyd backup DIR        consistent copy of a running server's store
+  colonyd restore BACKUP --data-dir DIR
   colonyd --version         print the version
   colonyd --help            print this help
+
+EXIT CODES: 0 success, 1 failure, 2 usage error.
 ";
 
 fn env(k: &str) -> Option<String> {
@@ -42,7 +48,7 @@ fn main() -> ExitCode {
     };
     match cmd {
         "-h" | "--help" | "help" => {
-            print!("{HELP}");
+            print!("{HELP}\n{}", colonyd::cli::HELP);
             ExitCode::SUCCESS
         }
         "-V" | "--version" => {
@@ -82,8 +88,34 @@ fn main() -> ExitCode {
                 }
             }
         }
+        "process" | "channel" | "backup" | "restore" => {
+            if rest.iter().any(|a| a == "-h" || a == "--help") {
+                print!("{HELP}\n{}", colonyd::cli::HELP);
+                return ExitCode::SUCCESS;
+            }
+            let outcome = match (cmd, rest.split_first()) {
+                ("process", Some((sub, args))) if sub == "ls" => colonyd::cli::process_ls(args),
+                ("channel", Some((sub, args))) if sub == "tail" => colonyd::cli::channel_tail(args),
+                ("backup", _) => colonyd::cli::backup(rest),
+                ("restore", _) => colonyd::cli::restore(rest),
+                _ => Err((
+                    colonyd::cli::USAGE,
+                    format!("unknown command\n\n{}", colonyd::cli::HELP),
+                )),
+            };
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err((code, msg)) => {
+                    eprintln!("colonyd: {msg}");
+                    ExitCode::from(code)
+                }
+            }
+        }
         other => {
-            eprintln!("colonyd: unknown command {other:?}\n\n{HELP}");
+            eprintln!(
+                "colonyd: unknown command {other:?}\n\n{HELP}\n{}",
+                colonyd::cli::HELP
+            );
             ExitCode::from(2)
         }
     }

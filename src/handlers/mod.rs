@@ -233,6 +233,7 @@ pub const PAYLOAD_TYPES: &[&str] = &[
     "changecolonyidmsg",
     "changeuseridmsg",
     "changeexecutoridmsg",
+    "colonydbackupmsg",
 ];
 
 fn is_known(pt: &str) -> bool {
@@ -299,6 +300,7 @@ async fn route(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         "changecolonyidmsg" => server::change_colony_id(ctx).await,
         "changeuseridmsg" => server::change_user_id(ctx).await,
         "changeexecutoridmsg" => server::change_executor_id(ctx).await,
+        "colonydbackupmsg" => server::backup(ctx).await,
         other => Err(ApiError::forbidden(format!(
             "invalid rpcMsg.PayloadType: {other}"
         ))),

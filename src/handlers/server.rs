@@ -91,3 +91,52 @@ pub async fn change_executor_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> 
         &serde_json::json!({"msgtype": "changeexecutoridmsg", "colonyname": m.colonyname, "executorid": m.executorid}),
     )
 }
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct BackupMsg {
+    msgtype: String,
+    dir: String,
+}
+
+impl crate::protocol::msgs::Message for BackupMsg {
+    fn msgtype(&self) -> &str {
+        &self.msgtype
+    }
+}
+
+/// `colonydbackupmsg` (colonyd's own, server owner only): a consistent copy of the store in
+/// `dir` on the server's machine (relative paths are inside the data directory).
+pub async fn backup(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
+    let m: BackupMsg = ctx.msg()?;
+    auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
+    if m.dir.is_empty() {
+        return Err(ApiError::bad_request("backup needs a directory"));
+    }
+    let data_dir = ctx
+        .state
+        .store
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let target = data_dir.join(&m.dir);
+    if target.exists()
+        && std::fs::read_dir(&target)
+            .map_err(|e| ApiError::bad_request(format!("cannot read {}: {e}", target.display())))?
+            .next()
+            .is_some()
+    {
+        return Err(ApiError::bad_request(format!(
+            "backup directory {} is not empty",
+            target.display()
+        )));
+    }
+    std::fs::create_dir_all(&target)
+        .map_err(|e| ApiError::bad_request(format!("cannot create {}: {e}", target.display())))?;
+    let store = ctx.state.store.clone();
+    let t = target.clone();
+    let records = smol::unblock(move || store.backup_to(&t.join("store"))).await?;
+    tracing::info!(dir = %target.display(), records, "backup written");
+    json(&serde_json::json!({"dir": target.display().to_string(), "records": records}))
+}

@@ -1,0 +1,86 @@
+"""The operator CLI in the same binary: keygen, process ls, channel tail, backup/restore,
+help and exit codes."""
+import os
+import subprocess
+import threading
+import time
+
+from pycolonies import func_spec
+
+from harness import BIN, SERVER_PRVKEY, Colonyd
+
+
+def run(args, env=None, timeout=60):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def client_env(colony, prv):
+    return {"COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(colony.server.port),
+            "COLONIES_PRVKEY": prv, "COLONIES_COLONY_NAME": "dev", "COLONIES_SERVER_PRVKEY": SERVER_PRVKEY}
+
+
+def test_keygen_help_and_exit_codes():
+    r = run(["keygen"])
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and len(lines) == 2
+    assert lines[0].startswith("prvkey=") and len(lines[0]) == 7 + 64
+    assert lines[1].startswith("id=") and len(lines[1]) == 3 + 64
+    assert run(["--help"]).returncode == 0
+    r = run(["serve", "--help"])
+    assert r.returncode == 0 and "--listen" in r.stdout and "--channel-retention" in r.stdout
+    assert run(["nonsense"]).returncode == 2
+    assert run(["serve", "--bogus"]).returncode == 2
+    assert run(["process", "ls"], env={"COLONIES_PRVKEY": ""}).returncode == 2
+
+
+def test_process_ls_and_channel_tail(colony):
+    c = colony.client
+    spec = func_spec("tailme", [], "dev", "cli")
+    spec.channels = ["log"]
+    p = c.submit_func_spec(spec, colony.user_prv)
+    r = run(["process", "ls", "--state", "waiting"], env=client_env(colony, colony.user_prv))
+    assert r.returncode == 0, r.stderr
+    assert p.processid in r.stdout and "tailme" in r.stdout
+    c.assign("dev", 5, colony.exec_prv)
+    c.channel_append(p.processid, "log", 1, "hello", colony.exec_prv)
+    proc = subprocess.Popen([BIN, "channel", "tail", p.processid, "log", "--timeout", "20"],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **client_env(colony, colony.user_prv)})
+    time.sleep(0.5)
+    c.channel_append(p.processid, "log", 2, "world", colony.exec_prv, payload_type="end")
+    c.close(p.processid, [], colony.exec_prv)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    lines = out.strip().splitlines()
+    assert [l.split("\t")[3] for l in lines] == ["hello", "world"]
+    assert lines[1].split("\t")[1] == "end"
+    # a refusal is exit code 1 with the server's message
+    r = run(["channel", "tail", p.processid, "nope"], env=client_env(colony, colony.user_prv))
+    assert r.returncode == 1 and "Channel not found" in r.stderr
+
+
+def test_backup_of_a_running_server_and_restore(colony, tmp_path):
+    c = colony.client
+    p = c.submit_func_spec(func_spec("keep", [], "dev", "cli"), colony.user_prv)
+    r = run(["backup", "backups/one"], env=client_env(colony, colony.user_prv))
+    assert r.returncode == 0, r.stderr
+    assert "backup written to" in r.stdout
+    backup = os.path.join(colony.server.data_dir, "backups", "one")
+    # a second backup into the same (non-empty) directory is refused
+    assert run(["backup", "backups/one"], env=client_env(colony, colony.user_prv)).returncode == 1
+    # only the server owner may ask
+    assert run(["backup", "x"], env={**client_env(colony, colony.user_prv),
+                                     "COLONIES_SERVER_PRVKEY": colony.user_prv}).returncode == 1
+    restored = tmp_path / "restored"
+    r = run(["restore", backup, "--data-dir", str(restored / "data")])
+    assert r.returncode == 0, r.stderr
+    assert run(["restore", backup, "--data-dir", str(restored / "data")]).returncode == 1  # not empty
+    s2 = Colonyd(restored).start()
+    try:
+        q = s2.client().get_process(p.processid, colony.user_prv)
+        assert q.spec.funcname == "keep"
+        assert [x["name"] for x in s2.client().list_colonies(SERVER_PRVKEY)] == ["dev"]
+    finally:
+        s2.kill()
