@@ -84,3 +84,18 @@ def test_backup_of_a_running_server_and_restore(colony, tmp_path):
         assert [x["name"] for x in s2.client().list_colonies(SERVER_PRVKEY)] == ["dev"]
     finally:
         s2.kill()
+
+
+def test_readme_walkthrough_runs(colony):
+    """The README's walk-through script works as documented."""
+    import sys
+    env = {**os.environ, "COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(colony.server.port),
+           "COLONIES_SERVER_PRVKEY": SERVER_PRVKEY}
+    site = os.path.dirname(__import__("pycolonies").__file__)
+    env["PYTHONPATH"] = site + os.pathsep + env.get("PYTHONPATH", "")
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = os.path.join(here, "..", "..", "examples", "walkthrough.py")
+    r = subprocess.run([sys.executable, script], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "progress: 25%" in r.stdout and "progress: 100%" in r.stdout
+    assert "state: successful output: ['done: frame-42']" in r.stdout
