@@ -115,10 +115,41 @@ pub fn select(
     executor: &Executor,
     offer: Offer,
 ) -> Result<Option<Process>, ApiError> {
-    let prefix = keys::queue_of(&executor.colonyname, &executor.executortype);
-    for g in store.index.prefix(&prefix).take(MAX_SCAN) {
-        let key = g.key()?;
-        let Some(pid) = keys::trailing_pid(&key) else {
+    // two queues in priority order: processes for any executor of the type, and processes
+    // naming this executor; merged by their (prioritytime, pid) suffix
+    let open = keys::queue_of(&executor.colonyname, &executor.executortype, "");
+    let mine = keys::queue_of(
+        &executor.colonyname,
+        &executor.executortype,
+        &executor.executorname,
+    );
+    let mut a = store.index.prefix(&open).peekable_keys(open.len());
+    let mut b = if executor.executorname.is_empty() {
+        None
+    } else {
+        Some(store.index.prefix(&mine).peekable_keys(mine.len()))
+    };
+    for _ in 0..MAX_SCAN {
+        let ka = a.peek()?;
+        let kb = match b.as_mut() {
+            Some(b) => b.peek()?,
+            None => None,
+        };
+        let from_a = match (&ka, &kb) {
+            (None, None) => return Ok(None),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) => x <= y,
+        };
+        let suffix = if from_a {
+            a.next()
+        } else {
+            b.as_mut().and_then(SuffixIter::next)
+        };
+        let Some(suffix) = suffix else {
+            return Ok(None);
+        };
+        let Some(pid) = keys::trailing_pid(&suffix) else {
             continue;
         };
         let Some(p) = store.process(&pid)? else {
@@ -131,9 +162,103 @@ pub fn select(
     Ok(None)
 }
 
+/// Keys of a prefix iterator with the prefix cut off, with one key of look-ahead.
+struct SuffixIter {
+    inner: fjall::Iter,
+    skip: usize,
+    head: Option<Vec<u8>>,
+    primed: bool,
+}
+
+trait PeekableKeys {
+    fn peekable_keys(self, skip: usize) -> SuffixIter;
+}
+
+impl PeekableKeys for fjall::Iter {
+    fn peekable_keys(self, skip: usize) -> SuffixIter {
+        SuffixIter {
+            inner: self,
+            skip,
+            head: None,
+            primed: false,
+        }
+    }
+}
+
+impl SuffixIter {
+    fn peek(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        if !self.primed {
+            self.primed = true;
+            self.head = match self.inner.next() {
+                Some(g) => Some(g.key()?.get(self.skip..).unwrap_or_default().to_vec()),
+                None => None,
+            };
+        }
+        Ok(self.head.clone())
+    }
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if !self.primed {
+            let _ = self.peek();
+        }
+        self.primed = false;
+        self.head.take()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_and_open_queues_merge_in_priority_order() {
+        use crate::events::Events;
+        use crate::store::writer::{SyncMode, Writer};
+        use crate::store::StoreConfig;
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&StoreConfig::new(dir.path())).unwrap());
+        let (w, h) =
+            Writer::start(store.clone(), Arc::new(Events::new()), SyncMode::Never).unwrap();
+        let submit = |names: Option<Vec<&str>>, priority: i32| {
+            let mut spec = crate::protocol::types::FunctionSpec::default();
+            spec.conditions.colonyname = "dev".into();
+            spec.conditions.executortype = "cli".into();
+            spec.conditions.executornames =
+                names.map(|n| n.into_iter().map(String::from).collect());
+            spec.priority = priority;
+            futures_lite::future::block_on(
+                w.run(move |txn| crate::lifecycle::submit(txn, spec, "i", "n")),
+            )
+            .unwrap()
+            .processid
+        };
+        let open_low = submit(None, 0);
+        let for_w1_high = submit(Some(vec!["w1", "w2"]), 5);
+        let for_w2 = submit(Some(vec!["w2"]), 9);
+        let star = submit(Some(vec!["*"]), 1);
+        let exec = |name: &str| Executor {
+            executorname: name.into(),
+            executortype: "cli".into(),
+            colonyname: "dev".into(),
+            ..Executor::default()
+        };
+        let pick = |e: &Executor| {
+            select(&store, e, Offer::default())
+                .unwrap()
+                .map(|p| p.processid)
+        };
+        assert_eq!(pick(&exec("w1")), Some(for_w1_high.clone()));
+        assert_eq!(pick(&exec("w2")), Some(for_w2));
+        assert_eq!(
+            pick(&exec("w3")),
+            Some(star),
+            "\"*\" is open to every executor"
+        );
+        let _ = open_low;
+        w.close();
+        h.join().unwrap();
+    }
 
     #[test]
     fn quantities() {

@@ -17,7 +17,7 @@
 //! | `registry` | `P‖colony` | empty: assignments paused |
 //! | `registry` | `a‖attribute-id` | process ID the attribute lives in |
 //! | `processes` | `p‖process-id` | [`Process`](crate::protocol::types::Process) |
-//! | `index` | `q‖colony\0executortype\0‖i64be(prioritytime)‖pid` | empty: assign queue (WAITING, not waiting for parents) |
+//! | `index` | `q‖colony\0executortype\0‖target\0‖i64be(prioritytime)‖pid` | empty: assign queue (WAITING, not waiting for parents); `target` is `""` for any executor of the type, else one key per name in `conditions.executornames`, so an executor reads only its own and the open queue |
 //! | `index` | `s‖colony\0‖state(u8)‖i64be(order)‖pid` | empty: listings by state; order = prioritytime (WAITING), starttime (RUNNING), −endtime (final) |
 //! | `index` | `h‖colony\0‖i64be(submissiontime)‖pid` | empty: history by submission time |
 //! | `index` | `d‖i64be(deadline)‖kind(u8)‖pid` | empty: wait (`w`) and execution (`x`) deadlines |
@@ -107,13 +107,16 @@ pub fn attribute(id: &str) -> Vec<u8> {
 pub fn process(pid: &str) -> Vec<u8> {
     cat(&[b"p", pid.as_bytes()])
 }
-/// `q‖colony\0executortype\0`
-pub fn queue_of(colony: &str, executortype: &str) -> Vec<u8> {
+/// `q‖colony\0executortype\0‖target\0`: the queue of processes for executor `target` of
+/// that type (`""`: for any executor of the type)
+pub fn queue_of(colony: &str, executortype: &str, target: &str) -> Vec<u8> {
     cat(&[
         b"q",
         colony.as_bytes(),
         b"\0",
         executortype.as_bytes(),
+        b"\0",
+        target.as_bytes(),
         b"\0",
     ])
 }
@@ -191,11 +194,23 @@ pub fn process_index_keys(p: &Process) -> Vec<Vec<u8>> {
         cat(&[&history_of(colony), &i64be(p.submissiontime.0), pid]),
     ];
     if p.state == state::WAITING && !p.waitforparents {
-        keys.push(cat(&[
-            &queue_of(colony, &p.spec.conditions.executortype),
-            &i64be(p.prioritytime),
-            pid,
-        ]));
+        let etype = &p.spec.conditions.executortype;
+        let targets: Vec<&str> = match &p.spec.conditions.executornames {
+            Some(names) if !names.is_empty() && !names.iter().any(|n| n == "*") => {
+                let mut t: Vec<&str> = names.iter().map(String::as_str).collect();
+                t.sort_unstable();
+                t.dedup();
+                t
+            }
+            _ => vec![""],
+        };
+        for t in targets {
+            keys.push(cat(&[
+                &queue_of(colony, etype, t),
+                &i64be(p.prioritytime),
+                pid,
+            ]));
+        }
     }
     if p.state == state::WAITING && !p.waitdeadline.is_zero() {
         keys.push(deadline(p.waitdeadline.0, DEADLINE_WAIT, &p.processid));
