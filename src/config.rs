@@ -68,9 +68,10 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--body-timeout", env: "", value: "SECS", help: "time to receive a request body. Default 60" },
     Opt { flag: "--idle-timeout", env: "", value: "SECS", help: "keep-alive idle time before a connection is closed. Default 120" },
     Opt { flag: "--max-long-poll", env: "", value: "SECS", help: "longest an assign request may wait. Default 3600" },
-    Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default 8MiB" },
-    Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default 4MiB" },
-    Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing. Default 64MiB" },
+    Opt { flag: "--memory-budget", env: "COLONYD_MEMORY_BUDGET", value: "SIZE", help: "memory the storage engine may use: sets the block cache (1/8), memtables (1/16 each) and journal cap (1x) unless given below. Default 64MiB, for a 512 MB board" },
+    Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default memory budget / 8" },
+    Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default memory budget / 16" },
+    Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing. Default memory budget" },
     Opt { flag: "--max-websockets", env: "", value: "N", help: "most open WebSocket (/pubsub) connections (503 above). Default 4096" },
     Opt { flag: "--max-subscriptions", env: "", value: "N", help: "most concurrent subscriptions on one WebSocket connection. Default 64" },
     Opt { flag: "--ws-ping-interval", env: "", value: "SECS", help: "ping idle WebSocket clients this often; close after two silent intervals. Default 30" },
@@ -230,6 +231,7 @@ impl Config {
             page_bytes: cd.page_bytes,
         };
         let default_body = max_payload.saturating_mul(7).saturating_add(1 << 20);
+        let budget = size("--memory-budget", 64 << 20)?;
         let secs = |flag: &str, default: Duration| -> Result<Duration, String> {
             Ok(Duration::from_secs(num(flag, default.as_secs())?))
         };
@@ -256,9 +258,9 @@ impl Config {
             log_level: get("--log-level").unwrap_or_else(|| "info".to_string()),
             http,
             max_long_poll_secs: num("--max-long-poll", 3600)?,
-            cache_bytes: size("--cache-size", 8 << 20)?,
-            memtable_bytes: size("--memtable-size", 4 << 20)?,
-            journal_bytes: size("--journal-size", 64 << 20)?,
+            cache_bytes: size("--cache-size", budget / 8)?,
+            memtable_bytes: size("--memtable-size", (budget / 16).max(1 << 20))?,
+            journal_bytes: size("--journal-size", budget.max(16 << 20))?,
             threads,
             metrics_listen: match get("--metrics-listen") {
                 Some(l) => Some(l),
@@ -336,6 +338,12 @@ mod tests {
         let c = parse(&["--max-payload", "1MiB", "--channel-retention", "2h"], &[]).unwrap();
         assert_eq!(c.http.max_body, 8 << 20);
         assert_eq!(c.channels.retention_ns, 7200 * 1_000_000_000);
+        assert_eq!((c.cache_bytes, c.memtable_bytes), (8 << 20, 4 << 20));
+        let c = parse(&["--memory-budget", "256MiB", "--cache-size", "1MiB"], &[]).unwrap();
+        assert_eq!(
+            (c.cache_bytes, c.memtable_bytes, c.journal_bytes),
+            (1 << 20, 16 << 20, 256 << 20)
+        );
         let c = parse(&["--max-body", "2MiB", "--sync", "never"], &[]).unwrap();
         assert_eq!(c.http.max_body, 2 << 20);
         assert_eq!(c.sync, SyncMode::Never);

@@ -135,6 +135,10 @@ impl fmt::Debug for PrivateKey {
 /// Recovers the signer's ID from `data` (the base64 payload text as sent) and the hex
 /// signature. Any valid signature yields an ID; authorization decides what it may do.
 pub fn recover_id(data: &[u8], signature_hex: &str) -> Result<String, CryptoError> {
+    recover_id_from_digest(&sha3(data), signature_hex)
+}
+
+fn recover_id_from_digest(digest: &[u8; 32], signature_hex: &str) -> Result<String, CryptoError> {
     let raw = hex::decode(signature_hex).map_err(|_| CryptoError::SignatureNotHex)?;
     let Ok(raw) = <[u8; 65]>::try_from(raw.as_slice()) else {
         return Err(CryptoError::SignatureLength(raw.len()));
@@ -148,10 +152,62 @@ pub fn recover_id(data: &[u8], signature_hex: &str) -> Result<String, CryptoErro
         // high s: malleable twin of a valid signature; Go refuses it, so do we
         return Err(CryptoError::InvalidSignature);
     }
-    let digest = sha3(data);
-    let key = VerifyingKey::recover_from_prehash(&digest, &sig, rid)
+    let key = VerifyingKey::recover_from_prehash(digest, &sig, rid)
         .map_err(|_| CryptoError::InvalidSignature)?;
     Ok(id_of(&key))
+}
+
+/// A bounded cache of verified (payload, signature) → signer. Signatures are deterministic,
+/// so polling clients send the same signed request again and again; a hit skips the public
+/// key recovery (the most expensive step of a request). Only verified pairs are stored; the
+/// key binds the payload's digest to the exact signature text.
+pub struct SignerCache {
+    inner: std::sync::Mutex<(
+        std::collections::HashMap<[u8; 32], String>,
+        std::collections::VecDeque<[u8; 32]>,
+    )>,
+    capacity: usize,
+}
+
+impl SignerCache {
+    /// A cache of at most `capacity` entries (0 disables it).
+    pub fn new(capacity: usize) -> SignerCache {
+        SignerCache {
+            inner: std::sync::Mutex::new(Default::default()),
+            capacity,
+        }
+    }
+
+    /// Like [`recover_id`], answering repeated requests from the cache.
+    pub fn recover(&self, data: &[u8], signature_hex: &str) -> Result<String, CryptoError> {
+        let digest = sha3(data);
+        if self.capacity == 0 {
+            return recover_id_from_digest(&digest, signature_hex);
+        }
+        let mut k = Vec::with_capacity(32 + signature_hex.len());
+        k.extend_from_slice(&digest);
+        k.extend_from_slice(signature_hex.as_bytes());
+        let key = sha3(&k);
+        let lock = || {
+            self.inner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(id) = lock().0.get(&key) {
+            return Ok(id.clone());
+        }
+        let id = recover_id_from_digest(&digest, signature_hex)?;
+        let mut g = lock();
+        if g.0.insert(key, id.clone()).is_none() {
+            g.1.push_back(key);
+            while g.1.len() > self.capacity {
+                if let Some(old) = g.1.pop_front() {
+                    g.0.remove(&old);
+                }
+            }
+        }
+        Ok(id)
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +301,23 @@ mod tests {
         let mut alias = V[0].sig.to_string();
         alias.replace_range(128..130, "05");
         assert_eq!(recover_id(V[0].b64.as_bytes(), &alias).unwrap(), V[0].id);
+    }
+
+    #[test]
+    fn signer_cache_hits_only_the_exact_pair_and_stays_bounded() {
+        let cache = SignerCache::new(2);
+        let v = &V[0];
+        assert_eq!(cache.recover(v.b64.as_bytes(), v.sig).unwrap(), v.id);
+        assert_eq!(cache.recover(v.b64.as_bytes(), v.sig).unwrap(), v.id);
+        // same signature, other payload: not a hit, and not valid for that payload's signer
+        let other = cache.recover(b"other payload", v.sig);
+        assert!(other.map_or(true, |id| id != v.id));
+        for w in &V {
+            assert_eq!(cache.recover(w.b64.as_bytes(), w.sig).unwrap(), w.id);
+        }
+        assert!(cache.inner.lock().unwrap().0.len() <= 2);
+        let high = "7c844a85504dc3c3f29b0de240aa6fe0c68a3e949cf611b4a2309e3a3fc7cb47bcc7753713e86984e498751e0e1d4187da5f9ee5fce0745bec73804f80f06f7101";
+        assert!(cache.recover(V[2].b64.as_bytes(), high).is_err());
     }
 
     #[test]

@@ -244,7 +244,10 @@ async fn subscription(state: &Arc<ServerState>, frame: &[u8], out: &Outbox, cfg:
     ) {
         return; // other payload types are ignored on /pubsub, as upstream
     }
-    let signer = match crate::crypto::recover_id(env.payload.as_bytes(), &env.signature) {
+    let signer = match state
+        .signers
+        .recover(env.payload.as_bytes(), &env.signature)
+    {
         Ok(id) => id,
         Err(e) => {
             emit_error(out, &ApiError::forbidden(e.to_string())).await;

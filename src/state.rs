@@ -52,6 +52,8 @@ pub struct ServerState {
     pub info: RwLock<ServerInfo>,
     /// Channel append rate limiter.
     pub channel_rate: crate::channels::RateLimiter,
+    /// Verified (payload, signature) → signer, for repeated requests.
+    pub signers: crate::crypto::SignerCache,
     server_id: RwLock<String>,
 }
 
@@ -71,6 +73,7 @@ impl ServerState {
             limits,
             info: RwLock::new(ServerInfo::default()),
             channel_rate: crate::channels::RateLimiter::default(),
+            signers: crate::crypto::SignerCache::new(4096),
             server_id: RwLock::new(server_id),
         }
     }

@@ -126,7 +126,10 @@ async fn handle(state: &Arc<ServerState>, env: RequestEnvelope, peer: &PeerWatch
     let signer = if unsigned {
         String::new()
     } else {
-        match crate::crypto::recover_id(env.payload.as_bytes(), &env.signature) {
+        match state
+            .signers
+            .recover(env.payload.as_bytes(), &env.signature)
+        {
             Ok(id) => id,
             Err(e) => return Answer::error(&ApiError::forbidden(e.to_string())),
         }
