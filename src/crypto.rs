@@ -162,12 +162,15 @@ fn recover_id_from_digest(digest: &[u8; 32], signature_hex: &str) -> Result<Stri
 /// key recovery (the most expensive step of a request). Only verified pairs are stored; the
 /// key binds the payload's digest to the exact signature text.
 pub struct SignerCache {
-    inner: std::sync::Mutex<(
-        std::collections::HashMap<[u8; 32], String>,
-        std::collections::VecDeque<[u8; 32]>,
-    )>,
+    inner: std::sync::Mutex<CacheEntries>,
     capacity: usize,
 }
+
+/// Cached signers and their insertion order (oldest first, for eviction).
+type CacheEntries = (
+    std::collections::HashMap<[u8; 32], String>,
+    std::collections::VecDeque<[u8; 32]>,
+);
 
 impl SignerCache {
     /// A cache of at most `capacity` entries (0 disables it).
