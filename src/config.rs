@@ -68,10 +68,10 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--body-timeout", env: "", value: "SECS", help: "time to receive a request body. Default 60" },
     Opt { flag: "--idle-timeout", env: "", value: "SECS", help: "keep-alive idle time before a connection is closed. Default 120" },
     Opt { flag: "--max-long-poll", env: "", value: "SECS", help: "longest an assign request may wait. Default 3600" },
-    Opt { flag: "--memory-budget", env: "COLONYD_MEMORY_BUDGET", value: "SIZE", help: "memory the storage engine may use: sets the block cache (1/8), memtables (1/16 each) and journal cap (1x) unless given below. Default 64MiB, for a 512 MB board" },
+    Opt { flag: "--memory-budget", env: "COLONYD_MEMORY_BUDGET", value: "SIZE", help: "memory the storage engine may use: sets the block cache (1/8) and memtables (1/16 each) unless given below; the journal cap (on disk) is the budget, at least 64MiB. Default 64MiB, for a 512 MB board" },
     Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default memory budget / 8" },
     Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default memory budget / 16" },
-    Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing. Default memory budget" },
+    Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing, at least 64MiB. Default the memory budget" },
     Opt { flag: "--max-websockets", env: "", value: "N", help: "most open WebSocket (/pubsub) connections (503 above). Default 4096" },
     Opt { flag: "--max-subscriptions", env: "", value: "N", help: "most concurrent subscriptions on one WebSocket connection. Default 64" },
     Opt { flag: "--ws-ping-interval", env: "", value: "SECS", help: "ping idle WebSocket clients this often; close after two silent intervals. Default 30" },
@@ -259,8 +259,21 @@ impl Config {
             http,
             max_long_poll_secs: num("--max-long-poll", 3600)?,
             cache_bytes: size("--cache-size", budget / 8)?,
-            memtable_bytes: size("--memtable-size", (budget / 16).max(1 << 20))?,
-            journal_bytes: size("--journal-size", budget.max(16 << 20))?,
+            memtable_bytes: {
+                let m = size("--memtable-size", (budget / 16).max(1 << 20))?;
+                if m < 1 << 20 {
+                    return Err("--memtable-size must be at least 1MiB".into());
+                }
+                m
+            },
+            journal_bytes: {
+                // fjall refuses (panics on) journals under 64 MiB; the journal is disk, not memory
+                let j = size("--journal-size", budget.max(64 << 20))?;
+                if j < 64 << 20 {
+                    return Err("--journal-size must be at least 64MiB".into());
+                }
+                j
+            },
             threads,
             metrics_listen: match get("--metrics-listen") {
                 Some(l) => Some(l),
