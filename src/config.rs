@@ -68,7 +68,7 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--body-timeout", env: "", value: "SECS", help: "time to receive a request body. Default 60" },
     Opt { flag: "--idle-timeout", env: "", value: "SECS", help: "keep-alive idle time before a connection is closed. Default 120" },
     Opt { flag: "--max-long-poll", env: "", value: "SECS", help: "longest an assign request may wait. Default 3600" },
-    Opt { flag: "--memory-budget", env: "COLONYD_MEMORY_BUDGET", value: "SIZE", help: "memory the storage engine may use: sets the block cache (1/8) and memtables (1/16 each) unless given below; the journal cap (on disk) is the budget, at least 64MiB. Default 64MiB, for a 512 MB board" },
+    Opt { flag: "--memory-budget", env: "COLONYD_MEMORY_BUDGET", value: "SIZE", help: "memory the storage engine may use: sets the block cache (1/8) and memtables (1/16 each) unless given below; the journal cap (on disk) is the budget, at least 64MiB. Default 32MiB, for a 512 MB board" },
     Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default memory budget / 8" },
     Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default memory budget / 16" },
     Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing, at least 64MiB. Default the memory budget" },
@@ -231,7 +231,7 @@ impl Config {
             page_bytes: cd.page_bytes,
         };
         let default_body = max_payload.saturating_mul(7).saturating_add(1 << 20);
-        let budget = size("--memory-budget", 64 << 20)?;
+        let budget = size("--memory-budget", 32 << 20)?;
         let secs = |flag: &str, default: Duration| -> Result<Duration, String> {
             Ok(Duration::from_secs(num(flag, default.as_secs())?))
         };
@@ -351,7 +351,7 @@ mod tests {
         let c = parse(&["--max-payload", "1MiB", "--channel-retention", "2h"], &[]).unwrap();
         assert_eq!(c.http.max_body, 8 << 20);
         assert_eq!(c.channels.retention_ns, 7200 * 1_000_000_000);
-        assert_eq!((c.cache_bytes, c.memtable_bytes), (8 << 20, 4 << 20));
+        assert_eq!((c.cache_bytes, c.memtable_bytes, c.journal_bytes), (4 << 20, 2 << 20, 64 << 20));
         let c = parse(&["--memory-budget", "256MiB", "--cache-size", "1MiB"], &[]).unwrap();
         assert_eq!(
             (c.cache_bytes, c.memtable_bytes, c.journal_bytes),
