@@ -351,7 +351,10 @@ mod tests {
         let c = parse(&["--max-payload", "1MiB", "--channel-retention", "2h"], &[]).unwrap();
         assert_eq!(c.http.max_body, 8 << 20);
         assert_eq!(c.channels.retention_ns, 7200 * 1_000_000_000);
-        assert_eq!((c.cache_bytes, c.memtable_bytes, c.journal_bytes), (4 << 20, 2 << 20, 64 << 20));
+        assert_eq!(
+            (c.cache_bytes, c.memtable_bytes, c.journal_bytes),
+            (4 << 20, 2 << 20, 64 << 20)
+        );
         let c = parse(&["--memory-budget", "256MiB", "--cache-size", "1MiB"], &[]).unwrap();
         assert_eq!(
             (c.cache_bytes, c.memtable_bytes, c.journal_bytes),
