@@ -104,6 +104,15 @@ fn call(conn: &mut Conn, msg: serde_json::Value, key: &PrivateKey) -> serde_json
         .unwrap_or_else(|e| panic!("{t} failed: {e}"))
 }
 
+/// The `p` quantile of sorted latencies.
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let n = sorted.len();
+    sorted
+        .get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
 fn proc_cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.rsplit_once(')')?.1;
@@ -291,12 +300,7 @@ fn latency(a: &Args, s: &Setup) {
         );
     }
     lat.sort();
-    let n = lat.len();
-    let pct = |p: f64| {
-        lat.get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let pct = |p: f64| percentile(&lat, p);
     println!(
         "scenario  subscribers  entries  p50 ms   p99 ms   max ms   server-rss MiB (subscribed)"
     );
@@ -425,11 +429,7 @@ fn main() {
     let cpu1 = a.server_pid.and_then(proc_cpu_ticks);
     lat.sort();
     let n = lat.len();
-    let pct = |p: f64| {
-        lat.get(((n as f64 * p) as usize).min(n.saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let pct = |p: f64| percentile(&lat, p);
     let ops = n as f64 / elapsed.as_secs_f64();
     let tick = 1.0 / 100.0; // USER_HZ
     let cpu_per_op_ms = match (cpu0, cpu1) {

@@ -1,7 +1,9 @@
 //! `/pubsub` end to end with the unmodified `colonyos` crate: `subscribe_channel` and
 //! `subscribe_process`, plus a slow subscriber under a 100 000-entry stream.
 
-use colonyd_e2e::{Colony, Colonyd, RawClient};
+use colonyd::client::Client;
+use colonyd::crypto::PrivateKey;
+use colonyd_e2e::{Colony, Colonyd};
 use colonyos::core::{self, FunctionSpec};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -125,13 +127,13 @@ async fn slow_subscriber_gets_all_100k_entries_with_bounded_memory() {
             let pid = p.processid.clone();
             let prv = c.exec_prv.clone();
             std::thread::spawn(move || {
-                let mut client = RawClient::connect(port);
+                let mut client = Client::connect(&format!("127.0.0.1:{port}")).expect("connect");
+                let key = PrivateKey::from_hex(&prv).expect("key");
                 for i in 0..PER_PRODUCER {
                     let seq = (k * 1_000_000 + i) as i64;
                     let msg = serde_json::json!({"msgtype": "channelappendmsg", "processid": pid,
                         "name": "firehose", "sequence": seq, "payload": format!("token {seq}").into_bytes()});
-                    let (status, body) = client.rpc(&msg, &prv);
-                    assert_eq!(status, 200, "{body}");
+                    client.call(msg, &key).expect("append");
                 }
             })
         })
