@@ -232,8 +232,12 @@ impl Config {
         };
         let default_body = max_payload.saturating_mul(7).saturating_add(1 << 20);
         let budget = size("--memory-budget", 32 << 20)?;
+        // durations are capped at ten years: "forever" without overflowing clock arithmetic
+        const MAX_SECS: u64 = 10 * 365 * 86_400;
         let secs = |flag: &str, default: Duration| -> Result<Duration, String> {
-            Ok(Duration::from_secs(num(flag, default.as_secs())?))
+            Ok(Duration::from_secs(
+                num(flag, default.as_secs())?.min(MAX_SECS),
+            ))
         };
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = usize::try_from(num("--threads", cpus as u64)?)
@@ -257,7 +261,7 @@ impl Config {
             sync,
             log_level: get("--log-level").unwrap_or_else(|| "info".to_string()),
             http,
-            max_long_poll_secs: num("--max-long-poll", 3600)?,
+            max_long_poll_secs: num("--max-long-poll", 3600)?.min(MAX_SECS),
             cache_bytes: size("--cache-size", budget / 8)?,
             memtable_bytes: {
                 let m = size("--memtable-size", (budget / 16).max(1 << 20))?;
