@@ -120,16 +120,16 @@ pub fn may_use(p: &Process, signer: &str) -> bool {
 /// Common checks of append, read and subscribe: process, membership, declared channel,
 /// channel authorization. `verb` is `write to`, `read from` or `subscribe to`.
 pub fn authorize(
-    ctx_store: &crate::store::Store,
+    store: &crate::store::Store,
     pid: &str,
     name: &str,
     signer: &str,
     verb: &str,
 ) -> Result<Process, ApiError> {
-    let p = ctx_store
+    let p = store
         .process(pid)?
         .ok_or_else(|| ApiError::not_found("Process not found"))?;
-    auth::member(ctx_store, p.colony(), signer, true)?;
+    auth::member(store, p.colony(), signer, true)?;
     if !p.spec.channels.iter().any(|c| c == name) {
         return Err(ApiError::not_found("Channel not found"));
     }
