@@ -6,9 +6,10 @@
 //! durable, so a woken task always reads state that survives a crash.
 //!
 //! * `waiting`: a process became assignable, or a colony's assignments resumed; wakes
-//!   long-polling assigners (and, later, `subscribeprocessesmsg`).
-//! * `process`: any process changed state; wakes process subscribers, channel close notices
-//!   and workflow release (later issues).
+//!   long-polling assigners.
+//! * `process`: any process changed state (recorded as a [`Transition`]); wakes
+//!   `subscribeprocessmsg` and `subscribeprocessesmsg` subscribers.
+//! * channel appends and closes go to the [`Fanout`], which wakes that channel's subscribers.
 //! * `shutdown`: the server is stopping; every task that waits on anything also waits on this.
 
 use crate::fanout::Fanout;
@@ -74,8 +75,6 @@ pub enum Effect {
 pub struct Counters {
     /// RPC requests answered.
     pub requests: AtomicU64,
-    /// RPC requests answered with an error.
-    pub request_errors: AtomicU64,
     /// Operations committed by the writer.
     pub writes: AtomicU64,
     /// Syncs performed by the writer.
@@ -111,10 +110,8 @@ pub struct Events {
     transitions: Mutex<(u64, VecDeque<Transition>, HashSet<u64>)>,
     waiting: Event,
     process: Event,
-    channel: Event,
     shutdown: Event,
     shutting_down: AtomicBool,
-    process_generation: AtomicU64,
     /// Metrics counters.
     pub counters: Counters,
 }
@@ -138,10 +135,8 @@ impl Events {
             transitions: Mutex::new((0, VecDeque::new(), HashSet::new())),
             waiting: Event::new(),
             process: Event::new(),
-            channel: Event::new(),
             shutdown: Event::new(),
             shutting_down: AtomicBool::new(false),
-            process_generation: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }
@@ -187,7 +182,6 @@ impl Events {
     pub fn publish(&self, effects: &[Effect]) {
         let mut wake_assigners = false;
         let mut any_process = false;
-        let mut any_channel = false;
         for e in effects {
             match e {
                 Effect::Process {
@@ -217,30 +211,17 @@ impl Events {
                 }
                 Effect::Resumed => wake_assigners = true,
                 Effect::ChannelAppended { cid, pos, frame } => {
-                    any_channel = true;
                     self.fanout.publish(*cid, *pos, frame.as_deref());
                 }
-                Effect::ChannelClosed { cid } => {
-                    any_channel = true;
-                    self.fanout.close(*cid);
-                }
+                Effect::ChannelClosed { cid } => self.fanout.close(*cid),
             }
         }
         if any_process {
-            self.process_generation.fetch_add(1, Ordering::AcqRel);
             self.process.notify(usize::MAX);
         }
         if wake_assigners {
             self.waiting.notify(usize::MAX);
         }
-        if any_channel {
-            self.channel.notify(usize::MAX);
-        }
-    }
-
-    /// A listener for "some channel got an entry or closed".
-    pub fn listen_channel(&self) -> EventListener {
-        self.channel.listen()
     }
 
     /// A listener for "a process became assignable".
@@ -259,7 +240,6 @@ impl Events {
         self.shutdown.notify(usize::MAX);
         self.waiting.notify(usize::MAX);
         self.process.notify(usize::MAX);
-        self.channel.notify(usize::MAX);
     }
 
     /// Whether shutdown has started.

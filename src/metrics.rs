@@ -156,6 +156,13 @@ pub fn render(state: &ServerState) -> String {
     );
     gauge(
         &mut out,
+        "colonyd_connections_refused_total",
+        "connections refused by --max-connections",
+        "counter",
+        c.connections_refused.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
         "colonyd_websockets",
         "open WebSocket connections",
         "gauge",

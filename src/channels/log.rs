@@ -25,7 +25,7 @@
 use super::ChannelPolicy;
 use crate::protocol::ApiError;
 use crate::store::writer::Txn;
-use crate::store::{decode, encode, keys, Store};
+use crate::store::{decode, keys, Store};
 use fjall::Readable;
 use serde::{Deserialize, Serialize};
 
@@ -573,11 +573,6 @@ pub fn recorded_segments(channels: &fjall::Keyspace) -> Result<Vec<(u32, i64)>, 
         }
     }
     Ok(out)
-}
-
-/// Encoded size check helper for tests and callers: bytes an entry takes in a segment.
-pub fn encoded_len(e: &Entry) -> usize {
-    encode(e).len()
 }
 
 #[cfg(test)]

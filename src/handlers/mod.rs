@@ -114,10 +114,6 @@ pub async fn dispatch(state: &Arc<ServerState>, body: &[u8], peer: &PeerWatch) -
     c.request_latency.observe(started.elapsed());
     c.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if answer.status != 200 {
-        c.request_errors
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
     answer
 }
 

@@ -28,11 +28,6 @@ impl RawJson {
     pub fn from_text(text: &str) -> Result<RawJson, serde_json::Error> {
         RawValue::from_string(text.to_string()).map(RawJson)
     }
-    /// Serializes `v` into a RawJson.
-    pub fn from_value<T: Serialize>(v: &T) -> RawJson {
-        let text = serde_json::to_string(v).unwrap_or_else(|_| "null".to_string());
-        RawJson::from_text(&text).unwrap_or_else(|_| RawJson::null())
-    }
     /// JSON `null`.
     pub fn null() -> RawJson {
         RawJson::from_text("null").unwrap_or_else(|_| unreachable!("null is valid JSON"))

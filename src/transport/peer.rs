@@ -8,8 +8,8 @@
 use async_net::TcpStream;
 use futures_lite::future;
 
-/// Watches one client connection. `PeerWatch::none()` never reports the client gone (for
-/// streams that cannot be peeked, e.g. in tests).
+/// Watches one client connection (a clone of its socket); without one (a stream that cannot be
+/// peeked) it never reports the client gone.
 #[derive(Clone, Debug)]
 pub struct PeerWatch {
     stream: Option<TcpStream>,
@@ -21,11 +21,6 @@ impl PeerWatch {
         PeerWatch {
             stream: Some(stream),
         }
-    }
-
-    /// A watch that never fires.
-    pub fn none() -> PeerWatch {
-        PeerWatch { stream: None }
     }
 
     /// Resolves when the client has closed the connection; never resolves otherwise.
