@@ -344,27 +344,33 @@ async fn subscribe_channel(
     crate::handlers::channels::authorize(store, &m.processid, &m.name, signer, "subscribe to")?;
     let deadline = deadline_for(m.timeout, 30, cfg);
     let page_bytes = store.channel_policy.page_bytes;
-    let snap = store.durable();
     let mut meta = current_meta(state, &m.processid, &m.name)
         .ok_or_else(|| ApiError::not_found("Channel not found"))?;
     let sub = state.events.fanout.subscribe(meta.cid, meta.next_pos);
-    drop(snap);
     let mut cursor = u64::try_from(m.afterseq).unwrap_or(0);
     let mut buf = Vec::new();
-    // backlog, then live; `closed` once no more entries can come
-    let mut closed = false;
+    // metadata removed (the history was dropped): what `meta` points at is all there is
+    let mut gone = false;
     loop {
-        // 1) whatever the disk has beyond the cursor (backlog, lag, oversize entries)
-        if let Some(fresh) = current_meta(state, &m.processid, &m.name) {
-            meta = fresh;
-        } else {
-            closed = true; // removed: what the last known metadata points at is all there is
+        // the listener first, then the checks: a publish after them wakes us (no missed wake-up)
+        let listener = sub.feed.listen();
+        // a live subscriber is served from the ring: one copy per entry, no storage read
+        let read = sub.feed.ring.read(cursor, &mut buf);
+        if read == Read::Ready {
+            if !emit(out, std::mem::take(&mut buf)).await {
+                return Ok(());
+            }
+            cursor += 1;
+            continue;
         }
-        if meta.closed_at != 0 {
-            closed = true;
+        // not in the ring (backlog, lag, an oversize entry, entries made durable before the
+        // ring existed) or nothing new: the durable snapshot knows
+        match current_meta(state, &m.processid, &m.name) {
+            Some(fresh) => meta = fresh,
+            None => gone = true,
         }
         if cursor < meta.next_pos {
-            match ring_or_disk(state, &sub.feed.ring, &meta, cursor, page_bytes, &mut buf)? {
+            match disk_page(state, &meta, cursor, page_bytes)? {
                 Some((frame, n)) => {
                     if !emit(out, frame).await {
                         return Ok(());
@@ -372,43 +378,17 @@ async fn subscribe_channel(
                     cursor += n;
                     continue;
                 }
-                None => closed = true, // entries gone (segment dropped): nothing more to send
+                None => break, // entries gone (segment dropped): nothing more to send
             }
         }
-        if closed || sub.feed.ring.is_closed() && cursor >= sub.feed.ring.head() {
-            // re-check once: entries published just before the close
-            if let Some(fresh) = current_meta(state, &m.processid, &m.name) {
-                if cursor < fresh.next_pos {
-                    meta = fresh;
-                    closed = false;
-                    continue;
-                }
-            }
-            break;
-        }
-        // 2) wait for the next entry (listener first, then re-check: no missed wake-up)
-        let listener = sub.feed.listen();
-        match sub.feed.ring.read(cursor, &mut buf) {
-            Read::Ready => {
-                if !emit(out, std::mem::take(&mut buf)).await {
-                    return Ok(());
-                }
-                cursor += 1;
-                continue;
-            }
-            Read::Pending => {}
-            Read::Oversize | Read::Lagged | Read::Closed => continue,
-        }
-        if current_meta(state, &m.processid, &m.name)
-            .is_none_or(|x| x.next_pos > cursor || x.closed_at != 0)
-        {
-            continue;
+        if gone || meta.closed_at != 0 || read == Read::Closed {
+            break; // every entry appended before the close was sent
         }
         if wait(listener, deadline, state).await != Wake::Notified {
             break;
         }
     }
-    let drained = closed || meta.closed_at != 0;
+    let drained = gone || meta.closed_at != 0 || sub.feed.ring.is_closed();
     drop(sub);
     if emit(out, wire::end_frame()).await {
         let _ = out.send(Out::Close).await;
@@ -438,19 +418,14 @@ fn current_meta(state: &ServerState, pid: &str, name: &str) -> Option<ChannelMet
     crate::store::decode(&raw).ok()
 }
 
-/// The next frame at `cursor`: from the ring if it holds it, else a page from disk. Returns
-/// the frame and how many entries it carries; `None` if the entries are gone.
-fn ring_or_disk(
+/// A page of entries from `cursor` read from the durable snapshot, as one frame, and how many
+/// entries it carries; `None` if the entries are gone.
+fn disk_page(
     state: &ServerState,
-    ring: &crate::fanout::ring::Ring,
     meta: &ChannelMeta,
     cursor: u64,
     page_bytes: usize,
-    buf: &mut Vec<u8>,
 ) -> Result<Option<(Vec<u8>, u64)>, ApiError> {
-    if ring.read(cursor, buf) == Read::Ready {
-        return Ok(Some((std::mem::take(buf), 1)));
-    }
     let snap = state.store.durable();
     let entries = chlog::read_entries(&state.store, &snap, meta, cursor, 0, page_bytes)?;
     if entries.is_empty() {
