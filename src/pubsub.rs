@@ -478,16 +478,23 @@ fn reached(p: &Process, want: i32) -> bool {
         || (want == pstate::RUNNING && !p.starttime.is_zero() && pstate::is_final(p.state))
 }
 
-async fn end_with_timeout(out: &Outbox) {
-    if emit_error(out, &ApiError::timeout("timeout waiting for process state")).await {
+/// Waits for a process event. On the deadline or at shutdown it ends the subscription with
+/// an error frame (408 / 503) and a close frame, and returns false.
+async fn keep_waiting(
+    listener: event_listener::EventListener,
+    deadline: Instant,
+    state: &ServerState,
+    out: &Outbox,
+) -> bool {
+    let e = match wait(listener, deadline, state).await {
+        Wake::Notified => return true,
+        Wake::Deadline => ApiError::timeout("timeout waiting for process state"),
+        Wake::Shutdown => ApiError::unavailable("server is shutting down"),
+    };
+    if emit_error(out, &e).await {
         let _ = out.send(Out::Close).await;
     }
-}
-
-async fn end_with_shutdown(out: &Outbox) {
-    if emit_error(out, &ApiError::unavailable("server is shutting down")).await {
-        let _ = out.send(Out::Close).await;
-    }
+    false
 }
 
 async fn subscribe_process(
@@ -499,13 +506,13 @@ async fn subscribe_process(
 ) -> Result<(), ApiError> {
     let m: SubscribeProcessMsg = parse(payload, "subscribeprocessmsg")?;
     let store = &state.store;
+    // transitions after this point are seen by the loop below
+    let mut cursor = state.events.transition_seq();
     let p = store
         .process(&m.processid)?
         .ok_or_else(|| ApiError::forbidden(format!("Invalid process with Id {}", m.processid)))?;
     auth::member(store, p.colony(), signer, false)?;
     let deadline = deadline_for(m.timeout, 0, cfg);
-    let mut cursor = state.events.transition_seq();
-    let p = store.process(&m.processid)?.unwrap_or(p);
     if reached(&p, m.state) {
         emit(out, process_frame(&p)).await;
         return Ok(());
@@ -526,20 +533,8 @@ async fn subscribe_process(
                 }
             }
         }
-        if Instant::now() >= deadline {
-            end_with_timeout(out).await;
+        if !keep_waiting(listener, deadline, state, out).await {
             return Ok(());
-        }
-        match wait(listener, deadline, state).await {
-            Wake::Notified => {}
-            Wake::Deadline => {
-                end_with_timeout(out).await;
-                return Ok(());
-            }
-            Wake::Shutdown => {
-                end_with_shutdown(out).await;
-                return Ok(());
-            }
         }
     }
 }
@@ -572,16 +567,8 @@ async fn subscribe_processes(
                 }
             }
         }
-        match wait(listener, deadline, state).await {
-            Wake::Notified => {}
-            Wake::Deadline => {
-                end_with_timeout(out).await;
-                return Ok(());
-            }
-            Wake::Shutdown => {
-                end_with_shutdown(out).await;
-                return Ok(());
-            }
+        if !keep_waiting(listener, deadline, state, out).await {
+            return Ok(());
         }
     }
 }

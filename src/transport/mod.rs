@@ -55,27 +55,32 @@ impl Default for HttpConfig {
     }
 }
 
-/// Accepts connections until shutdown starts.
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>, cfg: Arc<http::Shared>) {
+/// The next connection, or `None` once shutdown has started. Accept errors (e.g. EMFILE) are
+/// logged and retried after a short back-off instead of spinning.
+async fn accept(
+    listener: &TcpListener,
+    state: &ServerState,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
     loop {
         let accepted = async { Some(listener.accept().await) }
             .or(async {
                 state.events.shutdown_started().await;
                 None
             })
-            .await;
-        let Some(accepted) = accepted else {
-            break;
-        };
-        let (stream, addr) = match accepted {
-            Ok(v) => v,
+            .await?;
+        match accepted {
+            Ok(v) => return Some(v),
             Err(e) => {
-                // e.g. EMFILE: back off instead of spinning
                 tracing::warn!(error = %e, "accept failed");
                 smol::Timer::after(Duration::from_millis(100)).await;
-                continue;
             }
-        };
+        }
+    }
+}
+
+/// Accepts connections until shutdown starts.
+pub async fn serve(listener: TcpListener, state: Arc<ServerState>, cfg: Arc<http::Shared>) {
+    while let Some((stream, addr)) = accept(&listener, &state).await {
         let _ = stream.set_nodelay(true);
         let counters = &state.events.counters;
         if counters.connections.load(Ordering::Acquire) >= cfg.http.max_connections {
@@ -205,20 +210,7 @@ impl Drop for Finished {
 
 /// Serves `GET /metrics` (Prometheus text) on the separate metrics listener until shutdown.
 pub async fn serve_metrics(listener: TcpListener, state: Arc<ServerState>) {
-    loop {
-        let accepted = async { Some(listener.accept().await) }
-            .or(async {
-                state.events.shutdown_started().await;
-                None
-            })
-            .await;
-        let Some(Ok((stream, _))) = accepted else {
-            if accepted.is_none() {
-                break;
-            }
-            smol::Timer::after(Duration::from_millis(100)).await;
-            continue;
-        };
+    while let Some((stream, _)) = accept(&listener, &state).await {
         let st = state.clone();
         smol::spawn(async move {
             let service =
