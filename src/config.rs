@@ -38,6 +38,8 @@ pub struct Config {
     pub pubsub: crate::pubsub::PubsubConfig,
     /// Metrics listener (`--metrics-listen`), off when unset.
     pub metrics_listen: Option<String>,
+    /// TLS certificate chain and private key (`--tls-cert`, `--tls-key`), both or neither.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// One documented option.
@@ -77,6 +79,8 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--ws-ping-interval", env: "", value: "SECS", help: "ping idle WebSocket clients this often; close after two silent intervals. Default 30" },
     Opt { flag: "--ws-write-timeout", env: "", value: "SECS", help: "close a WebSocket whose client takes no frame for this long. Default 120" },
     Opt { flag: "--metrics-listen", env: "COLONYD_METRICS_LISTEN", value: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this separate listener. Default: 127.0.0.1:$COLONIES_MONITOR_PORT if that is set, else off" },
+    Opt { flag: "--tls-cert", env: "COLONYD_TLS_CERT", value: "FILE", help: "serve HTTPS and WSS with this PEM certificate chain (server certificate first); needs --tls-key. Default: plain HTTP" },
+    Opt { flag: "--tls-key", env: "COLONYD_TLS_KEY", value: "FILE", help: "PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert" },
     Opt { flag: "--threads", env: "COLONYD_THREADS", value: "N", help: "request-handling threads. Default: number of CPUs" },
 ];
 
@@ -290,6 +294,12 @@ impl Config {
                     }
                     None => None,
                 },
+            },
+            tls: match (get("--tls-cert"), get("--tls-key")) {
+                (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+                (None, None) => None,
+                (Some(_), None) => return Err("--tls-cert needs --tls-key".into()),
+                (None, Some(_)) => return Err("--tls-key needs --tls-cert".into()),
             },
             channels,
             pubsub: {

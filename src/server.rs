@@ -135,6 +135,10 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         owner.id.clone(),
     ));
 
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(transport::tls::acceptor(cert, key)?),
+        None => None,
+    };
     let listener = smol::block_on(async_net::TcpListener::bind(cfg.listen.as_str()))
         .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let addr = listener
@@ -148,6 +152,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
                 .unwrap_or_else(|| crate::protocol::time::Timestamp::now().to_rfc3339()),
             host: addr.ip().to_string(),
             port: addr.port(),
+            tls: tls.is_some(),
         };
     }
     if let Some(pf) = &cfg.port_file {
@@ -159,7 +164,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         crate::store::writer::SyncMode::Never => "never",
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "colonyd starting");
-    tracing::info!(listen = %addr, "listening");
+    tracing::info!(listen = %addr, tls = tls.is_some(), "listening");
     tracing::info!(data_dir = %cfg.data_dir.display(), sync, "store open");
     tracing::info!(owner = %owner.id, "server owner");
     tracing::info!(
@@ -171,6 +176,9 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {addr}");
+        if let Some((cert, _)) = &cfg.tls {
+            let _ = writeln!(out, "TLS: on (certificate {})", cert.display());
+        }
         let _ = writeln!(out, "data directory: {}", cfg.data_dir.display());
         let _ = writeln!(out, "server owner id: {}", owner.id);
         match &owner.generated_key {
@@ -209,7 +217,9 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     let watchdog = crate::notify::watchdog_interval()
         .filter(|_| notifier.enabled())
         .map(|every| smol::spawn(watchdog(state.clone(), notifier.clone(), every)));
-    let shared = Arc::new(Shared::new(cfg.http.clone(), cfg.pubsub.clone()));
+    let mut shared = Shared::new(cfg.http.clone(), cfg.pubsub.clone());
+    shared.tls = tls;
+    let shared = Arc::new(shared);
     let timer = smol::spawn(deadline_timer(state.clone()));
     let signals = smol::spawn(watch_signals(events.clone()));
     let maintenance = smol::spawn(channel_maintenance(state.clone()));

@@ -36,6 +36,8 @@ pub struct ServerInfo {
     pub host: String,
     /// Port the API listens on.
     pub port: u16,
+    /// Whether the API is served over TLS.
+    pub tls: bool,
 }
 
 /// Shared server state.

@@ -31,6 +31,8 @@ pub fn info(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         r#type: &'static str,
         port: u16,
         host: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        tls: bool,
     }
     #[derive(Serialize)]
     struct Info {
@@ -46,6 +48,7 @@ pub fn info(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
             r#type: "http",
             port: info.port,
             host: info.host,
+            tls: info.tls,
         }],
     })
 }

@@ -24,6 +24,8 @@ pub struct Shared {
     pub pubsub: Arc<crate::pubsub::PubsubConfig>,
     /// Request-body bytes currently buffered (bounded by `http.body_memory`).
     pub body_bytes: AtomicUsize,
+    /// TLS acceptor when `--tls-cert`/`--tls-key` are set; plain HTTP otherwise.
+    pub tls: Option<futures_rustls::TlsAcceptor>,
 }
 
 impl Shared {
@@ -33,6 +35,7 @@ impl Shared {
             http,
             pubsub: Arc::new(pubsub),
             body_bytes: AtomicUsize::new(0),
+            tls: None,
         }
     }
 }

@@ -7,11 +7,13 @@
 //! finish their current request and close.
 //!
 //! Nothing here knows about TCP except [`serve`]: [`serve_connection`] takes any futures-io
-//! stream, so TLS can wrap the socket later.
+//! stream, so with `--tls-cert`/`--tls-key` the socket is wrapped in rustls ([`tls`]) first,
+//! the handshake bounded by the header timeout.
 
 pub mod http;
 pub mod io;
 pub mod peer;
+pub mod tls;
 
 use crate::state::ServerState;
 use async_net::{TcpListener, TcpStream};
@@ -93,7 +95,20 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, cfg: Arc<http
         let cfg = cfg.clone();
         smol::spawn(async move {
             let peer = PeerWatch::new(stream.clone());
-            serve_connection(stream, peer, &state, &cfg).await;
+            match &cfg.tls {
+                None => serve_connection(stream, peer, &state, &cfg).await,
+                Some(acceptor) => {
+                    let handshake = async { Some(acceptor.accept(stream).await) }.or(async {
+                        smol::Timer::after(cfg.http.header_timeout).await;
+                        None
+                    });
+                    match handshake.await {
+                        Some(Ok(tls)) => serve_connection(tls, peer, &state, &cfg).await,
+                        Some(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                        None => tracing::debug!(%addr, "TLS handshake timed out"),
+                    }
+                }
+            }
             state
                 .events
                 .counters

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -24,8 +25,12 @@ COLONY_PRVKEY = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d7309751
 
 
 class Colonyd:
-    def __init__(self, workdir, extra_args=(), env=None):
+    def __init__(self, workdir, extra_args=(), env=None, tls_ca=None):
+        """`tls_ca`: the CA file to trust when the server runs with --tls-cert/--tls-key."""
         self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.tls_ca = tls_ca
+        self.scheme = "https" if tls_ca else "http"
         self.data_dir = os.path.join(self.workdir, "data")
         self.port_file = os.path.join(self.workdir, "port")
         self.log_path = os.path.join(self.workdir, "colonyd.log")
@@ -62,8 +67,12 @@ class Colonyd:
             time.sleep(0.02)
         raise RuntimeError("colonyd did not start in time:\n" + self.log())
 
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=self.tls_ca) if self.tls_ca else None
+
     def health(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as r:
+        with urllib.request.urlopen(f"{self.scheme}://127.0.0.1:{self.port}/health", timeout=5,
+                                    context=self.ssl_context()) as r:
             return r.status
 
     def kill(self):
@@ -91,16 +100,16 @@ class Colonyd:
             return ""
 
     def client(self):
-        return Colonies("127.0.0.1", self.port)
+        return Colonies("127.0.0.1", self.port, tls=bool(self.tls_ca))
 
     def url(self, path="/api"):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def raw(self, body, method="POST", path="/api", headers=None):
         """Sends raw bytes; returns (status, body bytes)."""
         req = urllib.request.Request(self.url(path), data=body, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30, context=self.ssl_context()) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()

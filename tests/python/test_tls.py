@@ -1,0 +1,118 @@
+"""Built-in TLS (--tls-cert/--tls-key) with unmodified pycolonies: tls=True, trusting a test CA
+through REQUESTS_CA_BUNDLE (requests) and WEBSOCKET_CLIENT_CA_BUNDLE (websocket-client).
+
+The colonyos crate trusts only built-in public roots (no way to add a CA), so it cannot be
+tested offline against a test CA; SECURITY.md says so.
+"""
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import urllib.request
+
+import pytest
+from pycolonies import func_spec
+
+from conftest import Colony
+from harness import Colonyd, SERVER_PRVKEY
+
+
+def make_pki(d):
+    """A test CA and a server certificate for 127.0.0.1/localhost signed by it (openssl CLI)."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key")
+    run("req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "2", "-subj", "/CN=colonyd test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+        "-out", "ca.pem")
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key")
+    run("req", "-new", "-key", "server.key", "-subj", "/CN=127.0.0.1", "-out", "server.csr")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                               "extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-sha256", "-extfile", "ext.cnf", "-out", "server.pem")
+    return d / "ca.pem", d / "server.pem", d / "server.key"
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    ca, cert, key = make_pki(pki)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    monkeypatch.setenv("WEBSOCKET_CLIENT_CA_BUNDLE", str(ca))
+    s = Colonyd(tmp_path / "srv", extra_args=["--tls-cert", str(cert), "--tls-key", str(key)],
+                tls_ca=str(ca)).start()
+    yield s
+    s.kill()
+
+
+def test_pycolonies_over_https_and_wss(tls_server):
+    colony = Colony(tls_server)  # addcolony, addexecutor, approve, adduser over HTTPS
+    c = colony.client
+    assert c.url.startswith("https://")
+    spec = func_spec("chat", [], colony.name, colony.executortype)
+    spec.channels = ["chat"]
+    p = c.submit_func_spec(spec, colony.user_prv)
+
+    # process-state subscription over WSS, while the executor works
+    waited = {}
+    t = threading.Thread(target=lambda: waited.update(p=c.wait(p, 30, colony.user_prv)))
+    t.start()
+    a = c.assign(colony.name, 10, colony.exec_prv)
+    assert a.processid == p.processid
+    for i in range(1, 4):
+        c.channel_append(p.processid, "chat", i, f"m{i}", colony.exec_prv)
+    c.channel_append(p.processid, "chat", 4, "", colony.exec_prv, payload_type="end")
+    # channel subscription over WSS: the backlog, then the end marker
+    got = []
+    c.subscribe_channel(p.processid, "chat", colony.user_prv, after_seq=0, timeout=10,
+                        callback=lambda es: (got.extend(es), not any(e["type"] == "end" for e in es))[1])
+    assert [e["payload"] for e in got if e["type"] == "data"] == [b"m1", b"m2", b"m3"]
+    c.close(p.processid, ["done"], colony.exec_prv)
+    t.join(30)
+    assert not t.is_alive()
+    assert waited["p"].state == 2 and waited["p"].output == ["done"]
+
+
+def test_server_info_reports_tls(tls_server):
+    with urllib.request.urlopen(urllib.request.Request(
+            tls_server.url(), method="POST",
+            data=json.dumps({"payloadtype": "getserverinfomsg", "payload": "", "signature": ""}).encode()),
+            context=tls_server.ssl_context(), timeout=10) as r:
+        reply = json.loads(r.read())
+    import base64
+    info = json.loads(base64.b64decode(reply["payload"]))
+    assert info["backends"][0]["tls"] is True
+
+
+def test_plain_http_and_untrusted_clients_get_nothing(tls_server):
+    # plain HTTP to the TLS port: no API answer in the clear
+    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=10) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            data = s.recv(4096)
+        except (ConnectionResetError, socket.timeout):
+            data = b""
+    assert b"HTTP/1.1 200" not in data
+    # a client that does not trust the test CA refuses the certificate
+    with pytest.raises(urllib.error.URLError) as e:
+        urllib.request.urlopen(f"https://127.0.0.1:{tls_server.port}/health",
+                               context=ssl.create_default_context(), timeout=10)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(e.value)
+    # and the server keeps serving trusted clients afterwards
+    assert tls_server.health() == 200
+
+
+def test_bad_tls_files_refuse_to_start(tmp_path):
+    junk = tmp_path / "junk.pem"
+    junk.write_text("nothing here")
+    s = Colonyd(tmp_path / "srv", extra_args=["--tls-cert", str(junk), "--tls-key", str(junk)])
+    with pytest.raises(RuntimeError) as e:
+        s.start(timeout=10)
+    assert "--tls-cert" in str(e.value)
+    s2 = Colonyd(tmp_path / "srv2", extra_args=["--tls-cert", str(junk)])
+    with pytest.raises(RuntimeError) as e:
+        s2.start(timeout=10)
+    assert "--tls-cert needs --tls-key" in str(e.value)
