@@ -511,7 +511,8 @@ async fn subscribe_process(
     let p = store
         .process(&m.processid)?
         .ok_or_else(|| ApiError::forbidden(format!("Invalid process with Id {}", m.processid)))?;
-    auth::member(store, p.colony(), signer, false)?;
+    // approved members only: the frame carries the whole process, as getprocessmsg does
+    auth::member(store, p.colony(), signer, true)?;
     let deadline = deadline_for(m.timeout, 0, cfg);
     if reached(&p, m.state) {
         emit(out, process_frame(&p)).await;

@@ -116,6 +116,18 @@ pub async fn backup(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     if m.dir.is_empty() {
         return Err(ApiError::bad_request("backup needs a directory"));
     }
+    // the backup lands inside the data directory: no absolute paths, no `..`
+    let rel = std::path::Path::new(&m.dir);
+    if !rel.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    }) {
+        return Err(ApiError::bad_request(
+            "backup directory must be a relative path inside the data directory, without '..'",
+        ));
+    }
     let data_dir = ctx
         .state
         .store

@@ -70,6 +70,10 @@ def test_backup_of_a_running_server_and_restore(colony, tmp_path):
     backup = os.path.join(colony.server.data_dir, "backups", "one")
     # a second backup into the same (non-empty) directory is refused
     assert run(["backup", "backups/one"], env=client_env(colony, colony.user_prv)).returncode == 1
+    # the backup stays inside the data directory
+    for escape in ["../escape", "/tmp/escape"]:
+        r = run(["backup", escape], env=client_env(colony, colony.user_prv))
+        assert r.returncode == 1 and "relative path inside the data directory" in r.stderr, r.stderr
     # only the server owner may ask
     assert run(["backup", "x"], env={**client_env(colony, colony.user_prv),
                                      "COLONIES_SERVER_PRVKEY": colony.user_prv}).returncode == 1
