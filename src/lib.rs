@@ -18,6 +18,7 @@
 //! * [`metrics`], [`notify`]: Prometheus metrics, systemd notify/watchdog
 //! * [`client`], [`cli`]: a blocking protocol client and the operator commands
 //! * [`config`], [`server`]: command line and startup/shutdown
+//! * [`embedded`]: the server state without the network (fuzz targets)
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod embedded;
 pub mod events;
 pub mod fanout;
 pub mod handlers;

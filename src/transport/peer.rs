@@ -23,6 +23,11 @@ impl PeerWatch {
         }
     }
 
+    /// A watch with no socket: the client is never reported gone (in-process callers).
+    pub fn none() -> PeerWatch {
+        PeerWatch { stream: None }
+    }
+
     /// Resolves when the client has closed the connection; never resolves otherwise.
     pub async fn gone(&self) {
         let Some(s) = &self.stream else {

@@ -1,0 +1,134 @@
+"""Writes the seed corpus (one valid input per request type, WebSocket frame and record type).
+
+Run from fuzz/: python3 seeds.py. The fuzzer adds what it finds to corpus/<target>/; commit
+new entries that raise coverage (`cargo fuzz cmin` first keeps the corpus small).
+"""
+import base64
+import hashlib
+import json
+import os
+import struct
+
+SIGNERS = {"server": 0, "colony": 1, "executor": 2, "user": 3}
+P = "a" * 64
+API = [
+    ("server", "addcolonymsg", {"colony": {"colonyid": "b" * 64, "name": "c2"}}),
+    ("server", "removecolonymsg", {"colonyname": "c2"}),
+    ("server", "getcoloniesmsg", {}),
+    ("user", "getcolonymsg", {"colonyname": "dev"}),
+    ("user", "getcolonystatsmsg", {"colonyname": "dev"}),
+    ("server", "getstatisticsmsg", {}),
+    ("colony", "addexecutormsg", {"executor": {"executorid": "c" * 64, "executorname": "e2",
+                                               "executortype": "t", "colonyname": "dev"}}),
+    ("colony", "approveexecutormsg", {"colonyname": "dev", "executorname": "e2"}),
+    ("colony", "rejectexecutormsg", {"colonyname": "dev", "executorname": "e2"}),
+    ("colony", "removeexecutormsg", {"colonyname": "dev", "executorname": "e2"}),
+    ("user", "getexecutorsmsg", {"colonyname": "dev"}),
+    ("user", "getexecutormsg", {"colonyname": "dev", "executorname": "e"}),
+    ("user", "getexecutorbyidmsg", {"colonyname": "dev", "executorid": P}),
+    ("executor", "updateexecutormsg", {"colonyname": "dev", "executorname": "e",
+                                       "capabilities": {"hardware": [{"cpu": "1000m", "mem": "1Gi"}]}}),
+    ("executor", "reportallocationmsg", {"colonyname": "dev", "executorname": "e", "allocations": {}}),
+    ("colony", "addusermsg", {"user": {"colonyname": "dev", "userid": "d" * 64, "name": "u2"}}),
+    ("user", "getusersmsg", {"colonyname": "dev"}),
+    ("user", "getusermsg", {"colonyname": "dev", "name": "u"}),
+    ("user", "getuserbyidmsg", {"colonyname": "dev", "userid": P}),
+    ("colony", "removeusermsg", {"colonyname": "dev", "name": "u2"}),
+    ("user", "submitfuncspecmsg", {"spec": {"funcname": "f", "args": [1, "x", {"k": [1.5]}], "kwargs": {"a": 1},
+                                            "priority": 3, "maxexectime": 5, "maxwaittime": 5, "maxretries": 1,
+                                            "conditions": {"colonyname": "dev", "executortype": "t",
+                                                           "executornames": ["e"], "cpu": "500m", "mem": "1Gi",
+                                                           "gpu": {"name": "x", "count": 1, "mem": "2Gi"}},
+                                            "label": "l", "channels": ["chat"], "env": {"K": "V"}}}),
+    ("executor", "assignprocessmsg", {"colonyname": "dev", "timeout": -1, "availablecpu": "1000m",
+                                      "availablemem": "2Gi"}),
+    ("user", "getprocessmsg", {"processid": P}),
+    ("user", "getprocessesmsg", {"colonyname": "dev", "count": 10, "state": 0, "label": "l"}),
+    ("user", "getprocesshistmsg", {"colonyname": "dev", "seconds": 60, "state": 1}),
+    ("user", "removeprocessmsg", {"processid": P, "all": False}),
+    ("colony", "removeallprocessesmsg", {"colonyname": "dev", "state": -1}),
+    ("executor", "closesuccessfulmsg", {"processid": P, "out": ["x", 1]}),
+    ("executor", "closefailedmsg", {"processid": P, "errors": ["e"]}),
+    ("executor", "setoutputmsg", {"processid": P, "out": [{"a": None}]}),
+    ("user", "cancelprocessmsg", {"processid": P}),
+    ("colony", "pauseassignmentsmsg", {"colonyname": "dev"}),
+    ("colony", "resumeassignmentsmsg", {"colonyname": "dev"}),
+    ("user", "getpausestatusmsg", {"colonyname": "dev"}),
+    ("executor", "addattributemsg", {"attribute": {"targetid": P, "key": "k", "value": "v", "attributetype": 1}}),
+    ("user", "getattributemsg", {"attributeid": P}),
+    ("executor", "addlogmsg", {"processid": P, "message": "m"}),
+    ("executor", "addexecutorlogmsg", {"colonyname": "dev", "executorname": "e", "message": "m"}),
+    ("user", "getlogsmsg", {"colonyname": "dev", "processid": P, "count": 10, "since": 0, "latest": True}),
+    ("user", "searchlogsmsg", {"colonyname": "dev", "text": "m", "days": 1, "count": 10}),
+    ("executor", "addfunctionmsg", {"fun": {"executorname": "e", "colonyname": "dev", "funcname": "f"}}),
+    ("user", "getfunctionsmsg", {"colonyname": "dev"}),
+    ("executor", "removefunctionmsg", {"functionid": P}),
+    ("user", "submitworkflowspecmsg", {"spec": {"colonyname": "dev", "functionspecs": [
+        {"nodename": "a", "funcname": "f", "conditions": {"colonyname": "dev", "executortype": "t", "dependencies": []}},
+        {"nodename": "b", "funcname": "f", "conditions": {"colonyname": "dev", "executortype": "t", "dependencies": ["a"]}}]}}),
+    ("user", "getprocessgraphmsg", {"processgraphid": P}),
+    ("user", "getprocessgraphsmsg", {"colonyname": "dev", "count": 10, "state": 0}),
+    ("user", "removeprocessgraphmsg", {"processgraphid": P}),
+    ("colony", "removeallprocessgraphsmsg", {"colonyname": "dev", "state": -1}),
+    ("user", "cancelprocessgraphmsg", {"processgraphid": P}),
+    ("executor", "addchildmsg", {"processgraphid": P, "parentprocessid": P, "childprocessid": "", "insert": True,
+                                 "spec": {"nodename": "c", "funcname": "f", "conditions": {"colonyname": "dev", "executortype": "t"}}}),
+    ("user", "channelappendmsg", {"processid": P, "name": "chat", "sequence": 1, "inreplyto": 0,
+                                  "payload": [104, 105], "payloadtype": "end"}),
+    ("user", "channelappendmsg", {"processid": P, "name": "chat", "sequence": 2, "payload": "aGk="}),
+    ("user", "channelreadmsg", {"processid": P, "name": "chat", "afterseq": 0, "limit": 10}),
+    ("user", "versionmsg", {"buildversion": "", "buildtime": ""}),
+    ("user", "getserverinfomsg", {}),
+    ("server", "changeserveridmsg", {"serverid": "e" * 64}),
+    ("colony", "changecolonyidmsg", {"colonyname": "dev", "colonyid": "f" * 64}),
+    ("user", "changeuseridmsg", {"colonyname": "dev", "userid": "1" * 64}),
+    ("executor", "changeexecutoridmsg", {"colonyname": "dev", "executorid": "2" * 64}),
+    ("server", "colonydbackupmsg", {"dir": "b1"}),
+]
+
+
+def write(target, data):
+    d = os.path.join("corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+
+def ws_frame(text, mask=b"\x01\x02\x03\x04"):
+    data = text.encode()
+    head = bytes([0x81])
+    n = len(data)
+    if n < 126:
+        head += bytes([0x80 | n])
+    else:
+        head += bytes([0x80 | 126]) + struct.pack(">H", n)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+for signer, pt, msg in API:
+    body = json.dumps({"msgtype": pt, **msg}).encode()
+    write("api_request", bytes([0x80 | SIGNERS[signer]]) + pt.encode() + b"\n" + body)
+# raw bodies: envelope parsing
+write("api_request", b"\x00" + json.dumps({"payloadtype": "versionmsg", "signature": "",
+      "payload": base64.b64encode(b'{"msgtype":"versionmsg"}').decode()}).encode())
+write("api_request", b"\x00" + b'{"payloadtype":"getcolonymsg","payload":"e30=","signature":"' + b"ab" * 65 + b'"}')
+
+for signer, kind, msg in [
+    ("user", "subscribechannelmsg", {"processid": P, "name": "chat", "afterseq": 0, "timeout": 1}),
+    ("user", "subscribeprocessmsg", {"processid": P, "executortype": "t", "state": 2, "timeout": 1,
+                                     "colonyname": "dev"}),
+    ("executor", "subscribeprocessesmsg", {"colonyname": "dev", "executortype": "t", "state": 0, "timeout": 1}),
+]:
+    write("websocket", bytes([0x80 | SIGNERS[signer]]) + kind.encode() + b"\n"
+          + json.dumps({"msgtype": kind, **msg}).encode())
+    payload = base64.b64encode(json.dumps({"msgtype": kind, **msg}).encode()).decode()
+    env = json.dumps({"payloadtype": kind, "payload": payload, "signature": "00" * 65})
+    write("websocket", b"\x00" + ws_frame(env))
+write("websocket", bytes([0, 0x89, 0x80, 1, 2, 3, 4]))  # ping
+write("websocket", bytes([0, 0x88, 0x82, 1, 2, 3, 4, 0x02, 0xea]))  # close 1000
+
+# store records: a type byte then a record (version byte 1, postcard body)
+write("store_records", bytes([0, 1]) + b"\x03dev" + b"\x40" + b"a" * 64)
+write("store_records", bytes([9, 1]) + bytes(range(40)))
+write("store_records", bytes([10]) + b"\x00" * 8 + b"\x01" + b"a" * 64)
+write("store_records", bytes([3, 1]) + bytes(200))

@@ -1,0 +1,136 @@
+//! An in-process colonyd without the network: the store, the group-commit writer and the shared
+//! state on a data directory, with requests handed straight to [`handlers::dispatch`] and
+//! WebSocket byte streams to [`pubsub::session`]. The fuzz targets (`fuzz/`) use it to push
+//! corrupted requests through the real handlers; nothing in the server depends on it.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let owner = colonyd::crypto::PrivateKey::generate();
+//! let node = colonyd::embedded::Embedded::open(dir.path(), &owner.id()).unwrap();
+//! let (status, _reply) = node.request(br#"{"payloadtype":"versionmsg","payload":"eyJtc2d0eXBlIjoidmVyc2lvbm1zZyJ9","signature":""}"#);
+//! assert_eq!(status, 200);
+//! ```
+
+use crate::events::Events;
+use crate::handlers;
+use crate::pubsub::{self, PubsubConfig};
+use crate::state::{Limits, ServerState};
+use crate::store::writer::{SyncMode, Writer};
+use crate::store::{Store, StoreConfig};
+use crate::transport::peer::PeerWatch;
+use futures_lite::{AsyncRead, AsyncWrite};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A server state with no listener.
+pub struct Embedded {
+    /// The shared state handlers run against.
+    pub state: Arc<ServerState>,
+    pubsub: Arc<PubsubConfig>,
+}
+
+impl Embedded {
+    /// Opens (or creates) a store in `dir` owned by `server_id`. Writes are not synced (the
+    /// OS decides), assigns never long-poll for more than a second.
+    pub fn open(dir: &Path, server_id: &str) -> Result<Embedded, String> {
+        let mut cfg = StoreConfig::new(dir.join("store"));
+        cfg.worker_threads = 1;
+        let store = Arc::new(Store::open(&cfg).map_err(|e| e.to_string())?);
+        let events = Arc::new(Events::new());
+        let (writer, _thread) = Writer::start(store.clone(), events.clone(), SyncMode::Never)
+            .map_err(|e| e.to_string())?;
+        let limits = Limits {
+            max_long_poll_secs: 1,
+            ..Limits::default()
+        };
+        let state = Arc::new(ServerState::new(
+            store,
+            writer,
+            events,
+            limits,
+            server_id.to_string(),
+        ));
+        let pubsub = PubsubConfig {
+            max_timeout: std::time::Duration::from_secs(1),
+            ..PubsubConfig::default()
+        };
+        Ok(Embedded {
+            state,
+            pubsub: Arc::new(pubsub),
+        })
+    }
+
+    /// Handles one `POST /api` body; returns the HTTP status and the reply envelope.
+    pub fn request(&self, body: &[u8]) -> (u16, Vec<u8>) {
+        let answer = smol::block_on(handlers::dispatch(&self.state, body, &PeerWatch::none()));
+        (answer.status, answer.reply.to_json())
+    }
+
+    /// Runs a `/pubsub` session whose client sends exactly `bytes` (raw WebSocket frames, as
+    /// after the HTTP upgrade) and then closes; returns the bytes the server wrote.
+    pub fn websocket(&self, bytes: &[u8]) -> Vec<u8> {
+        let output = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let io = Replay {
+            input: bytes.to_vec(),
+            pos: 0,
+            output: output.clone(),
+        };
+        smol::block_on(pubsub::session(
+            io,
+            Vec::new(),
+            self.state.clone(),
+            self.pubsub.clone(),
+        ));
+        let written = output.lock().map(|v| v.clone()).unwrap_or_default();
+        written
+    }
+}
+
+/// A client that sends a fixed byte string and then closes; what the server writes is kept
+/// (up to 16 MiB) in a buffer shared with the caller, since the session consumes its stream.
+struct Replay {
+    input: Vec<u8>,
+    pos: usize,
+    output: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let rest = this.input.get(this.pos..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        this.pos += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if let Ok(mut out) = this.output.lock() {
+            if out.len() < 16 << 20 {
+                out.extend_from_slice(buf);
+            }
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
