@@ -30,6 +30,8 @@ pub struct Config {
     pub memtable_bytes: u64,
     /// fjall journal cap bytes (`--journal-size`).
     pub journal_bytes: u64,
+    /// Free disk space below which writes that add data are refused (`--min-free-disk`).
+    pub min_free_disk: u64,
     /// Executor threads (`--threads`).
     pub threads: usize,
     /// Channel limits and retention.
@@ -74,6 +76,7 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default memory budget / 8" },
     Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default memory budget / 16" },
     Opt { flag: "--journal-size", env: "", value: "SIZE", help: "storage journal cap before flushing, at least 64MiB. Default the memory budget" },
+    Opt { flag: "--min-free-disk", env: "COLONYD_MIN_FREE_DISK", value: "SIZE", help: "free space to keep on the data directory's filesystem: below it, writes that add data get 507 while reads and removals still work, and writes resume once space is freed; 0 = no reserve. Default 64MiB" },
     Opt { flag: "--max-websockets", env: "", value: "N", help: "most open WebSocket (/pubsub) connections (503 above). Default 4096" },
     Opt { flag: "--max-subscriptions", env: "", value: "N", help: "most concurrent subscriptions on one WebSocket connection. Default 64" },
     Opt { flag: "--ws-ping-interval", env: "", value: "SECS", help: "ping idle WebSocket clients this often; close after two silent intervals. Default 30" },
@@ -282,6 +285,7 @@ impl Config {
                 }
                 j
             },
+            min_free_disk: size("--min-free-disk", 64 << 20)?,
             threads,
             metrics_listen: match get("--metrics-listen") {
                 Some(l) => Some(l),

@@ -85,6 +85,8 @@ pub struct Counters {
     pub connections: AtomicUsize,
     /// Connections refused because of the connection cap.
     pub connections_refused: AtomicU64,
+    /// Writes refused because the disk was below the reserve (`--min-free-disk`).
+    pub disk_refusals: AtomicU64,
     /// Assigns rolled back because the reply could not be delivered.
     pub assign_rollbacks: AtomicU64,
     /// Open WebSocket connections.

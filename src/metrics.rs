@@ -163,6 +163,13 @@ pub fn render(state: &ServerState) -> String {
     );
     gauge(
         &mut out,
+        "colonyd_disk_refusals_total",
+        "writes refused because free disk space was below --min-free-disk",
+        "counter",
+        c.disk_refusals.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
         "colonyd_websockets",
         "open WebSocket connections",
         "gauge",

@@ -120,8 +120,9 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     let store = Arc::new(store);
     let owner = settle_owner(&store, &cfg.data_dir, env)?;
     let events = Arc::new(Events::new());
-    let (writer, writer_thread) = Writer::start(store.clone(), events.clone(), cfg.sync)
-        .map_err(|e| format!("cannot start the storage writer: {e}"))?;
+    let (writer, writer_thread) =
+        Writer::start_with_reserve(store.clone(), events.clone(), cfg.sync, cfg.min_free_disk)
+            .map_err(|e| format!("cannot start the storage writer: {e}"))?;
     let limits = Limits {
         max_long_poll_secs: cfg.max_long_poll_secs,
         allow_executor_reregister: env("COLONIES_ALLOW_EXECUTOR_REREGISTER").as_deref()
@@ -165,7 +166,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "colonyd starting");
     tracing::info!(listen = %addr, tls = tls.is_some(), "listening");
-    tracing::info!(data_dir = %cfg.data_dir.display(), sync, "store open");
+    tracing::info!(data_dir = %cfg.data_dir.display(), sync, min_free_disk = cfg.min_free_disk, "store open");
     tracing::info!(owner = %owner.id, "server owner");
     tracing::info!(
         cache = cfg.cache_bytes,

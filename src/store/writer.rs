@@ -15,6 +15,15 @@
 //! * a failed sync is never acknowledged. fjall refuses all later writes after one, so the
 //!   writer marks the server fatally failed, starts shutdown and the process exits non-zero
 //!   (systemd restarts it; recovery replays the journal).
+//!
+//! Disk space: before each group the writer reads the free space of the store's filesystem
+//! (one `statvfs`). Below the reserve (`--min-free-disk`), operations that would add data (more
+//! inserts than removes) are refused with 507 and write nothing, while removals still go
+//! through (they free space) and
+//! reads are untouched; writes resume by themselves once space is freed. The reserve keeps
+//! room for fjall's journal rotation, flushes and compactions, so a full disk is met with a
+//! clear refusal rather than the fatal path above; that path remains for space lost between
+//! two checks (another process filling the disk).
 
 use super::{encode, keys, Store};
 use crate::events::{Effect, Events};
@@ -46,6 +55,10 @@ pub struct Txn<'a> {
     /// The store (reads see every earlier operation).
     pub store: &'a Store,
     batch: OwnedWriteBatch,
+    /// Inserts and removes staged: an operation with more removes than inserts frees space
+    /// and is let through below the disk reserve.
+    inserts: usize,
+    removes: usize,
     effects: Vec<Effect>,
     /// Wall-clock time for this operation, strictly increasing across operations (unique
     /// timestamps for log keys).
@@ -57,14 +70,17 @@ pub struct Txn<'a> {
 impl Txn<'_> {
     /// Stages an insert of an encoded record.
     pub fn put<T: Serialize>(&mut self, ks: &Keyspace, key: Vec<u8>, value: &T) {
+        self.inserts += 1;
         self.batch.insert(ks, key, encode(value));
     }
     /// Stages an insert of raw bytes.
     pub fn put_raw(&mut self, ks: &Keyspace, key: Vec<u8>, value: Vec<u8>) {
+        self.inserts += 1;
         self.batch.insert(ks, key, value);
     }
     /// Stages a delete.
     pub fn remove(&mut self, ks: &Keyspace, key: Vec<u8>) {
+        self.removes += 1;
         self.batch.remove(ks, key);
     }
     /// Records an effect to publish after the sync.
@@ -79,11 +95,13 @@ impl Txn<'_> {
         if let Some(old) = old {
             for k in keys::process_index_keys(old) {
                 if !new_keys.contains(&k) {
+                    self.removes += 1;
                     self.batch.remove(&self.store.index, k);
                 }
             }
         }
         for k in new_keys {
+            self.inserts += 1;
             self.batch.insert(&self.store.index, k, Vec::new());
         }
         let store = self.store;
@@ -105,6 +123,7 @@ impl Txn<'_> {
     /// Deletes a process record and its index keys (not its logs).
     pub fn delete_process(&mut self, p: &Process) {
         for k in keys::process_index_keys(p) {
+            self.removes += 1;
             self.batch.remove(&self.store.index, k);
         }
         let store = self.store;
@@ -123,18 +142,36 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread.
+    /// Starts the writer thread with no disk-space reserve.
     pub fn start(
         store: Arc<Store>,
         events: Arc<Events>,
         mode: SyncMode,
+    ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
+        Writer::start_with_reserve(store, events, mode, 0)
+    }
+
+    /// Starts the writer thread; operations that add data are refused (507) while the store's
+    /// filesystem has fewer than `min_free` bytes available.
+    pub fn start_with_reserve(
+        store: Arc<Store>,
+        events: Arc<Events>,
+        mode: SyncMode,
+        min_free: u64,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = async_channel::bounded::<Job>(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
         let f2 = failed.clone();
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(&store, &events, mode, &rx, &f2))?;
+            .spawn(move || {
+                let mut space = DiskSpace {
+                    path: store.path().to_path_buf(),
+                    min_free,
+                    low: None,
+                };
+                run(&store, &events, mode, &rx, &f2, &mut space)
+            })?;
         Ok((Writer { tx, failed }, handle))
     }
 
@@ -182,24 +219,85 @@ fn storage_failed() -> ApiError {
     )
 }
 
+/// The disk-space reserve: free bytes on the store's filesystem, read once per group.
+struct DiskSpace {
+    path: std::path::PathBuf,
+    min_free: u64,
+    /// Free bytes when last found below the reserve (for the refusal text and for logging
+    /// the transitions once), `None` while above it.
+    low: Option<u64>,
+}
+
+impl DiskSpace {
+    /// Re-reads the free space; returns the free bytes if below the reserve.
+    fn check(&mut self) -> Option<u64> {
+        if self.min_free == 0 {
+            return None;
+        }
+        let free = match rustix::fs::statvfs(&self.path) {
+            Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %self.path.display(), "cannot read free disk space");
+                return self.low;
+            }
+        };
+        let now_low = (free < self.min_free).then_some(free);
+        match (self.low, now_low) {
+            (None, Some(f)) => tracing::warn!(
+                free = f,
+                reserve = self.min_free,
+                "disk almost full: refusing writes that add data until space is freed"
+            ),
+            (Some(_), None) => tracing::info!(free, "disk space recovered: accepting writes again"),
+            _ => {}
+        }
+        self.low = now_low;
+        now_low
+    }
+
+    fn refusal(&self, free: u64) -> ApiError {
+        ApiError::new(
+            507,
+            format!(
+                "insufficient storage: {} free on the data directory's filesystem, below the \
+                 reserve of {} (--min-free-disk); free space or remove data, reads still work",
+                human(free),
+                human(self.min_free)
+            ),
+        )
+    }
+}
+
+fn human(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 fn run(
     store: &Store,
     events: &Events,
     mode: SyncMode,
     rx: &async_channel::Receiver<Job>,
     failed: &AtomicBool,
+    space: &mut DiskSpace,
 ) {
     let mut last_now = 0i64;
     let mut pending: Vec<Completion> = Vec::with_capacity(MAX_GROUP);
     let mut effects: Vec<Effect> = Vec::new();
     while let Ok(first) = rx.recv_blocking() {
         let mut next = Some(first);
+        let low = space.check();
         while let Some(job) = next.take() {
             let now = crate::protocol::time::now_ns().max(last_now + 1);
             last_now = now;
             let mut txn = Txn {
                 store,
                 batch: store.db().batch(),
+                inserts: 0,
+                removes: 0,
                 effects: Vec::new(),
                 now,
                 fanout: &events.fanout,
@@ -208,6 +306,13 @@ fn run(
             if !ok {
                 // the operation refused: nothing to write; its error reaches the caller
                 completion(Ok(()));
+            } else if let (Some(free), true) = (low, txn.inserts > txn.removes) {
+                // below the disk reserve: only operations that remove more than they add
+                events
+                    .counters
+                    .disk_refusals
+                    .fetch_add(1, Ordering::Relaxed);
+                completion(Err(space.refusal(free)));
             } else {
                 let Txn {
                     batch, effects: e, ..
@@ -271,6 +376,8 @@ fn run(
         let mut txn = Txn {
             store,
             batch: store.db().batch(),
+            inserts: 0,
+            removes: 0,
             effects: Vec::new(),
             now: last_now,
             fanout: &events.fanout,
