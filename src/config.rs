@@ -24,6 +24,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// Longest assign long-poll in seconds (`--max-long-poll`).
     pub max_long_poll_secs: u64,
+    /// Most concurrent assign long-polls (`--max-long-polls`).
+    pub max_long_polls: usize,
+    /// Most concurrent assign long-polls per executor (`--max-long-polls-per-executor`).
+    pub max_long_polls_per_executor: usize,
     /// fjall block cache bytes (`--cache-size`).
     pub cache_bytes: u64,
     /// fjall memtable bytes per keyspace (`--memtable-size`).
@@ -72,6 +76,8 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--body-timeout", env: "", value: "SECS", help: "time to receive a request body. Default 60" },
     Opt { flag: "--idle-timeout", env: "", value: "SECS", help: "keep-alive idle time before a connection is closed. Default 120" },
     Opt { flag: "--max-long-poll", env: "", value: "SECS", help: "longest an assign request may wait. Default 3600" },
+    Opt { flag: "--max-long-polls", env: "", value: "N", help: "most assign requests long-polling at once; beyond it an assign makes a single attempt and gets 503 if nothing is waiting. Default 512" },
+    Opt { flag: "--max-long-polls-per-executor", env: "", value: "N", help: "most assign requests one executor may have long-polling at once (same refusal). Default 8" },
     Opt { flag: "--memory-budget", env: "COLONYD_MEMORY_BUDGET", value: "SIZE", help: "memory the storage engine may use: sets the block cache (1/8) and memtables (1/16 each) unless given below; the journal cap (on disk) is the budget, at least 64MiB. Default 32MiB, for a 512 MB board" },
     Opt { flag: "--cache-size", env: "", value: "SIZE", help: "storage block cache. Default memory budget / 8" },
     Opt { flag: "--memtable-size", env: "", value: "SIZE", help: "storage memtable per keyspace. Default memory budget / 16" },
@@ -269,6 +275,9 @@ impl Config {
             log_level: get("--log-level").unwrap_or_else(|| "info".to_string()),
             http,
             max_long_poll_secs: num("--max-long-poll", 3600)?.min(MAX_SECS),
+            max_long_polls: usize::try_from(num("--max-long-polls", 512)?).unwrap_or(usize::MAX),
+            max_long_polls_per_executor: usize::try_from(num("--max-long-polls-per-executor", 8)?)
+                .unwrap_or(usize::MAX),
             cache_bytes: size("--cache-size", budget / 8)?,
             memtable_bytes: {
                 let m = size("--memtable-size", (budget / 16).max(1 << 20))?;

@@ -87,6 +87,12 @@ pub struct Counters {
     pub connections_refused: AtomicU64,
     /// Writes refused because the disk was below the reserve (`--min-free-disk`).
     pub disk_refusals: AtomicU64,
+    /// Assign requests long-polling now.
+    pub long_polls: AtomicUsize,
+    /// Assign long-polls refused by `--max-long-polls`.
+    pub long_polls_refused: AtomicU64,
+    /// Idle connections closed to make room for a new one at `--max-connections`.
+    pub connections_evicted: AtomicU64,
     /// Assigns rolled back because the reply could not be delivered.
     pub assign_rollbacks: AtomicU64,
     /// Open WebSocket connections.

@@ -170,6 +170,27 @@ pub fn render(state: &ServerState) -> String {
     );
     gauge(
         &mut out,
+        "colonyd_long_polls",
+        "assign requests long-polling now",
+        "gauge",
+        c.long_polls.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_long_polls_refused_total",
+        "assign long-polls refused by --max-long-polls",
+        "counter",
+        c.long_polls_refused.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_connections_evicted_total",
+        "idle connections closed to admit a new one at --max-connections",
+        "counter",
+        c.connections_evicted.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
         "colonyd_websockets",
         "open WebSocket connections",
         "gauge",

@@ -127,6 +127,8 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         max_long_poll_secs: cfg.max_long_poll_secs,
         allow_executor_reregister: env("COLONIES_ALLOW_EXECUTOR_REREGISTER").as_deref()
             == Some("true"),
+        max_long_polls: cfg.max_long_polls,
+        max_long_polls_per_executor: cfg.max_long_polls_per_executor,
     };
     let state = Arc::new(ServerState::new(
         store.clone(),

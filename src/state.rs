@@ -14,6 +14,10 @@ pub struct Limits {
     pub max_long_poll_secs: u64,
     /// Whether `addexecutormsg` may replace an executor of the same name.
     pub allow_executor_reregister: bool,
+    /// Most assign requests long-polling at once (503 above).
+    pub max_long_polls: usize,
+    /// Most assign requests one executor may have long-polling at once.
+    pub max_long_polls_per_executor: usize,
 }
 
 impl Default for Limits {
@@ -21,6 +25,8 @@ impl Default for Limits {
         Limits {
             max_long_poll_secs: 3600,
             allow_executor_reregister: false,
+            max_long_polls: 512,
+            max_long_polls_per_executor: 8,
         }
     }
 }
@@ -57,6 +63,8 @@ pub struct ServerState {
     /// Verified (payload, signature) → signer, for repeated requests.
     pub signers: crate::crypto::SignerCache,
     server_id: RwLock<String>,
+    /// Assign long-polls in progress per executor ID (bounded by the limits above).
+    pub long_polls_by_executor: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl ServerState {
@@ -77,6 +85,7 @@ impl ServerState {
             channel_rate: crate::channels::RateLimiter::default(),
             signers: crate::crypto::SignerCache::new(4096),
             server_id: RwLock::new(server_id),
+            long_polls_by_executor: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 

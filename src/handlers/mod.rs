@@ -95,8 +95,25 @@ pub fn empty() -> Result<Vec<u8>, ApiError> {
     Ok(b"{}".to_vec())
 }
 
+/// Bodies at least this large are decoded and handled on the blocking pool.
+pub const OFFLOAD_BYTES: usize = 64 * 1024;
+
 /// Handles one `/api` request body.
+///
+/// A large body (a channel payload of megabytes arrives as a JSON array of byte values inside
+/// base64) costs tens of milliseconds of parsing. Run on one of the few executor threads, that
+/// would stall every other connection served by the thread; so bodies of [`OFFLOAD_BYTES`] or
+/// more are handled on smol's blocking pool instead (how many at once is already bounded by
+/// `--body-memory`).
 pub async fn dispatch(state: &Arc<ServerState>, body: &[u8], peer: &PeerWatch) -> Answer {
+    if body.len() >= OFFLOAD_BYTES {
+        let (state, body, peer) = (state.clone(), body.to_vec(), peer.clone());
+        return smol::unblock(move || smol::block_on(dispatch_here(&state, &body, &peer))).await;
+    }
+    dispatch_here(state, body, peer).await
+}
+
+async fn dispatch_here(state: &Arc<ServerState>, body: &[u8], peer: &PeerWatch) -> Answer {
     let started = std::time::Instant::now();
     let (pt, answer) = match RequestEnvelope::parse(body) {
         Ok(env) => {

@@ -11,8 +11,11 @@ use crate::protocol::time::now_ns;
 use crate::protocol::types::{state, Process};
 use crate::protocol::ApiError;
 use crate::scheduler::{self, Offer};
+use crate::state::ServerState;
 use crate::store::keys;
 use futures_lite::FutureExt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most processes one `removeallprocessesmsg` writer operation deletes; larger removals take
@@ -73,6 +76,22 @@ pub async fn assign(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .ok()
         .map(|s| Duration::from_secs(s.min(state.limits.max_long_poll_secs)));
     let deadline = wait.map(|w| Instant::now() + w);
+    // a long-poll holds a connection and a waiter: bounded by --max-long-polls overall and per
+    // executor. Over a bound, the request degrades to a single attempt: it still gets work that
+    // is there now, and a 503 (not a 404) if there is none, so a flood cannot lock others out
+    let mut over_cap = None;
+    let mut deadline = deadline;
+    let _slot = match wait {
+        Some(_) => match LongPollSlot::take(&state, &executor.executorid) {
+            Ok(slot) => Some(slot),
+            Err(e) => {
+                over_cap = Some(e);
+                deadline = None;
+                None
+            }
+        },
+        None => None,
+    };
     let mut first = true;
     loop {
         let listener = state.events.listen_waiting();
@@ -123,6 +142,9 @@ pub async fn assign(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
             }
         }
         let Some(deadline) = deadline else {
+            if let Some(e) = over_cap {
+                return Err(e);
+            }
             return Err(if paused {
                 ApiError::unavailable(format!(
                     "Failed to assign process, assignments in colony {} are paused",
@@ -488,4 +510,63 @@ pub fn get_attribute(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .find(|a| a.attributeid == m.attributeid)
         .ok_or_else(not_found)?;
     json(a)
+}
+
+/// One of the `--max-long-polls` places (and one of its executor's); released when the
+/// assign request ends.
+struct LongPollSlot {
+    state: Arc<ServerState>,
+    executor: String,
+}
+
+impl LongPollSlot {
+    fn take(state: &Arc<ServerState>, executor: &str) -> Result<LongPollSlot, ApiError> {
+        let c = &state.events.counters;
+        let limits = &state.limits;
+        let refuse = |what: String| {
+            c.long_polls_refused.fetch_add(1, Ordering::Relaxed);
+            Err(ApiError::unavailable(format!(
+                "too many assign requests waiting ({what}); retry later or use a shorter timeout"
+            )))
+        };
+        let mut by_executor = match state.long_polls_by_executor.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mine = by_executor.get(executor).copied().unwrap_or(0);
+        if mine >= limits.max_long_polls_per_executor {
+            return refuse(format!(
+                "{mine} from this executor, --max-long-polls-per-executor"
+            ));
+        }
+        if c.long_polls.load(Ordering::Acquire) >= limits.max_long_polls {
+            return refuse(format!("{}, --max-long-polls", limits.max_long_polls));
+        }
+        c.long_polls.fetch_add(1, Ordering::AcqRel);
+        by_executor.insert(executor.to_string(), mine + 1);
+        Ok(LongPollSlot {
+            state: state.clone(),
+            executor: executor.to_string(),
+        })
+    }
+}
+
+impl Drop for LongPollSlot {
+    fn drop(&mut self) {
+        let mut by_executor = match self.state.long_polls_by_executor.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        match by_executor.get_mut(&self.executor) {
+            Some(n) if *n > 1 => *n -= 1,
+            _ => {
+                by_executor.remove(&self.executor);
+            }
+        }
+        self.state
+            .events
+            .counters
+            .long_polls
+            .fetch_sub(1, Ordering::AcqRel);
+    }
 }

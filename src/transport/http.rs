@@ -26,6 +26,8 @@ pub struct Shared {
     pub body_bytes: AtomicUsize,
     /// TLS acceptor when `--tls-cert`/`--tls-key` are set; plain HTTP otherwise.
     pub tls: Option<futures_rustls::TlsAcceptor>,
+    /// Open connections (for eviction at the cap).
+    pub connections: super::Connections,
 }
 
 impl Shared {
@@ -36,6 +38,7 @@ impl Shared {
             pubsub: Arc::new(pubsub),
             body_bytes: AtomicUsize::new(0),
             tls: None,
+            connections: super::Connections::default(),
         }
     }
 }

@@ -8,7 +8,7 @@
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -23,6 +23,9 @@ pub struct Activity {
     /// Milliseconds since `start` (+1) when the first byte of a not-yet-dispatched request
     /// arrived; 0 when no request is being read.
     head_since_ms: AtomicU64,
+    /// Set when the connection cap needs this connection's place.
+    evict: AtomicBool,
+    evict_event: event_listener::Event,
 }
 
 impl Default for Activity {
@@ -32,6 +35,8 @@ impl Default for Activity {
             inflight: AtomicUsize::new(0),
             last_io_ms: AtomicU64::new(0),
             head_since_ms: AtomicU64::new(0),
+            evict: AtomicBool::new(false),
+            evict_event: event_listener::Event::new(),
         }
     }
 }
@@ -64,6 +69,47 @@ impl Activity {
     pub fn request_finished(&self) {
         self.inflight.fetch_sub(1, Ordering::AcqRel);
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the connection has gone without making progress toward a reply: idle since
+    /// its last request, or reading one request head; `None` while a request is in flight
+    /// (such a connection is never evicted) or eviction is already under way.
+    pub fn stalled_for(&self) -> Option<u64> {
+        if self.inflight.load(Ordering::Acquire) > 0 || self.evict.load(Ordering::Acquire) {
+            return None;
+        }
+        let now = self.now_ms();
+        let head = self.head_since_ms.load(Ordering::Acquire);
+        let since = if head > 0 {
+            head - 1
+        } else {
+            self.last_io_ms.load(Ordering::Relaxed)
+        };
+        Some(now.saturating_sub(since))
+    }
+
+    /// Asks the connection's watchdog to close it (if still no request is in flight).
+    pub fn request_eviction(&self) {
+        self.evict.store(true, Ordering::Release);
+        self.evict_event.notify(usize::MAX);
+    }
+
+    /// Resolves once eviction was requested while no request is in flight; an eviction that
+    /// races with a request starting is dropped.
+    pub async fn evicted(&self) {
+        loop {
+            if self.evict.load(Ordering::Acquire) {
+                if self.inflight.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                self.evict.store(false, Ordering::Release);
+            }
+            let listener = self.evict_event.listen();
+            if self.evict.load(Ordering::Acquire) {
+                continue;
+            }
+            listener.await;
+        }
     }
 
     /// Instant at which the connection should be closed if nothing changes, or `None` while a

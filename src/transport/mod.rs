@@ -86,9 +86,15 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, cfg: Arc<http
         let _ = stream.set_nodelay(true);
         let counters = &state.events.counters;
         if counters.connections.load(Ordering::Acquire) >= cfg.http.max_connections {
-            counters.connections_refused.fetch_add(1, Ordering::Relaxed);
-            smol::spawn(refuse(stream)).detach();
-            continue;
+            // at the cap: make room by closing the connection that has gone longest without a
+            // request in flight (idle keep-alive, or a slow head); refuse only if all are busy
+            if cfg.connections.evict_stalled() {
+                counters.connections_evicted.fetch_add(1, Ordering::Relaxed);
+            } else {
+                counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                smol::spawn(refuse(stream)).detach();
+                continue;
+            }
         }
         counters.connections.fetch_add(1, Ordering::AcqRel);
         let state = state.clone();
@@ -151,6 +157,7 @@ pub async fn serve_connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::default());
+    let _registered = shared.connections.register(activity.clone());
     let io = smol_hyper::rt::FuturesIo::new(TimedIo::new(stream, activity.clone()));
     let svc_state = state.clone();
     let svc_shared = shared.clone();
@@ -199,6 +206,10 @@ pub async fn serve_connection<S>(
         }
     })
     .or(async {
+        activity.evicted().await;
+        Stop::Timeout
+    })
+    .or(async {
         state.events.shutdown_started().await;
         Stop::Shutdown
     })
@@ -212,6 +223,60 @@ pub async fn serve_connection<S>(
             smol::Timer::after(cfg.shutdown_grace).await;
         })
         .await;
+    }
+}
+
+/// The open connections' activity, so that at the connection cap the most stalled one can be
+/// closed to admit a new client (thousands of idle sockets cannot lock others out).
+#[derive(Default)]
+pub struct Connections {
+    next: std::sync::atomic::AtomicU64,
+    open: std::sync::Mutex<std::collections::HashMap<u64, Arc<Activity>>>,
+}
+
+/// Removes a connection from [`Connections`] when it ends.
+pub struct Registered<'a> {
+    set: &'a Connections,
+    id: u64,
+}
+
+impl Connections {
+    /// Adds a connection; it is removed when the returned guard drops.
+    pub fn register(&self, a: Arc<Activity>) -> Registered<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.open.lock() {
+            m.insert(id, a);
+        }
+        Registered { set: self, id }
+    }
+
+    /// Asks the connection stalled longest (no request in flight) to close; false if every
+    /// connection has a request in flight. A well-behaved client sends its request right after
+    /// connecting, so the victim is the idlest socket, not a fresh one. O(connections), only
+    /// run at the cap.
+    pub fn evict_stalled(&self) -> bool {
+        let Ok(m) = self.open.lock() else {
+            return false;
+        };
+        let victim = m
+            .values()
+            .filter_map(|a| a.stalled_for().map(|ms| (ms, a)))
+            .max_by_key(|(ms, _)| *ms);
+        match victim {
+            Some((_, a)) => {
+                a.request_eviction();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.set.open.lock() {
+            m.remove(&self.id);
+        }
     }
 }
 
