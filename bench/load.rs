@@ -9,13 +9,20 @@
 //! colonyd-bench --addr 127.0.0.1:50080 --server-prvkey <hex> [--server-pid PID]
 //!               [--clients N] [--count M] [--payload BYTES] [--channels-per-client K]
 //!               [--json FILE] SCENARIO
-//! SCENARIO: submit | append | cycle | latency | release
+//! SCENARIO: submit | append | cycle | latency | release | abuse
 //! ```
+//!
+//! `abuse` throws hostile load at the server (`--idle`, `--slow`, `--long-polls`,
+//! `--subscribers` that never read, `--bulk-mib` for one more, huge and deeply nested bodies)
+//! while a well-behaved client runs `--count` rounds of submit/assign/close/get on fresh
+//! connections, and reports that client's latencies (bench/abuse.rs).
 //!
 //! `latency` opens `--subscribers M` WebSocket subscriptions on one channel, appends `--count`
 //! entries one at a time (10 ms apart) and reports the time from sending each append to its
 //! arrival at each subscriber (median, p99, max), plus the server's RSS with the subscribers
 //! connected.
+
+mod abuse;
 
 use colonyd::client::{envelope, Client};
 use colonyd::crypto::PrivateKey;
@@ -31,6 +38,10 @@ struct Args {
     payload: usize,
     channels_per_client: usize,
     subscribers: usize,
+    idle: usize,
+    slow: usize,
+    long_polls: usize,
+    bulk_mib: usize,
     json: Option<String>,
     scenario: String,
 }
@@ -45,6 +56,10 @@ fn parse_args() -> Result<Args, String> {
         payload: 100,
         channels_per_client: 1,
         subscribers: 1,
+        idle: 1000,
+        slow: 50,
+        long_polls: 100,
+        bulk_mib: 8,
         json: None,
         scenario: String::new(),
     };
@@ -65,6 +80,10 @@ fn parse_args() -> Result<Args, String> {
             "--payload" => a.payload = v(i)?.parse().map_err(|_| "bad --payload")?,
             "--json" => a.json = Some(v(i)?),
             "--subscribers" => a.subscribers = v(i)?.parse().map_err(|_| "bad --subscribers")?,
+            "--idle" => a.idle = v(i)?.parse().map_err(|_| "bad --idle")?,
+            "--slow" => a.slow = v(i)?.parse().map_err(|_| "bad --slow")?,
+            "--long-polls" => a.long_polls = v(i)?.parse().map_err(|_| "bad --long-polls")?,
+            "--bulk-mib" => a.bulk_mib = v(i)?.parse().map_err(|_| "bad --bulk-mib")?,
             "--channels-per-client" => {
                 a.channels_per_client = v(i)?.parse().map_err(|_| "bad --channels-per-client")?
             }
@@ -327,7 +346,7 @@ fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--json FILE] submit|append|cycle|latency|release");
+            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--idle N] [--slow N] [--long-polls N] [--bulk-mib N] [--json FILE] submit|append|cycle|latency|release|abuse");
             std::process::exit(2);
         }
     };
@@ -342,6 +361,10 @@ fn main() {
     }
     if a.scenario == "release" {
         release(&a, &s);
+        return;
+    }
+    if a.scenario == "abuse" {
+        abuse::run(&a, &s, &server);
         return;
     }
     // per client: pre-signed requests
