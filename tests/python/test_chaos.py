@@ -214,13 +214,18 @@ def test_sigkill_chaos_keeps_every_invariant(tmp_path):
 
         # everything moves on: timeouts fire after the restarts, waiting work drains
         c = server.client()
-        deadline = time.time() + MAXEXEC + 60
+        # bounded by progress, not by a fixed time (long runs leave much work behind): fail
+        # only if nothing finishes for MAXEXEC + 30 s
+        best, stalled_since = None, time.time()
         while True:
             states = check(server, colony, ledger, "drain")
             assert not ledger.violations, "\n".join(ledger.violations[:20])
-            if all(s in (SUCCESS, FAILED, CANCELLED) for s in states.values()):
+            remaining = sum(s not in (SUCCESS, FAILED, CANCELLED) for s in states.values())
+            if remaining == 0:
                 break
-            assert time.time() < deadline, \
+            if best is None or remaining < best:
+                best, stalled_since = remaining, time.time()
+            assert time.time() - stalled_since < MAXEXEC + 30, \
                 f"stuck: {sum(s == RUNNING for s in states.values())} running, " \
                 f"{sum(s == WAITING for s in states.values())} waiting"
             stop = threading.Event()
