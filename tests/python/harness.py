@@ -124,6 +124,16 @@ class Colonyd:
         return status, reply["error"], json.loads(base64.b64decode(reply["payload"]))
 
 
+def read_channel(c, pid, name, prv):
+    """Every entry of a channel, read in pages from index 0 until an empty page."""
+    out = []
+    while True:
+        page = c.channel_read(pid, name, len(out), 0, prv)
+        if not page:
+            return out
+        out.extend(page)
+
+
 def new_key():
     c = Crypto()
     prv = c.prvkey()

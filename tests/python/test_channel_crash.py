@@ -7,16 +7,9 @@ import time
 
 from pycolonies import func_spec
 
+from harness import read_channel
+
 ROUNDS = 4
-
-
-def read_all(c, pid, prv):
-    out = []
-    while True:
-        page = c.channel_read(pid, "log", len(out), 0, prv)
-        if not page:
-            return out
-        out.extend(page)
 
 
 def test_acknowledged_entries_survive_sigkill(colony):
@@ -68,7 +61,7 @@ def test_acknowledged_entries_survive_sigkill(colony):
         server.start()
 
         c = server.client()
-        log = read_all(c, p.processid, colony.user_prv)
+        log = read_channel(c, p.processid, "log", colony.user_prv)
         seqs = [e["sequence"] for e in log]
         assert len(seqs) == len(set(seqs)), f"round {rnd}: duplicated entries"
         present = set(seqs)

@@ -8,7 +8,7 @@ import pytest
 from pycolonies import func_spec
 
 from conftest import Colony
-from harness import Colonyd, new_key
+from harness import Colonyd, new_key, read_channel
 
 WAITING, RUNNING, SUCCESS, FAILED = 0, 1, 2, 3
 
@@ -112,7 +112,7 @@ def test_every_byte_value_and_a_10mib_payload(colony):
     c.channel_append(p.processid, "chat", 1, every, colony.exec_prv)
     big = os.urandom(10 * 1024 * 1024)
     c.channel_append(p.processid, "chat", 2, big, colony.user_prv)
-    got = read_all(c, p.processid, "chat", colony.user_prv)
+    got = read_channel(c, p.processid, "chat", colony.user_prv)
     assert got[0]["payload"] == every
     assert got[1]["payload"] == big
     # base64 payloads (the Go client's form) are accepted too
@@ -124,17 +124,7 @@ def test_every_byte_value_and_a_10mib_payload(colony):
     # one byte over the limit is refused with 413, nothing written
     with pytest.raises(Exception, match="exceeds maximum size"):
         c.channel_append(p.processid, "chat", 4, b"x" * (10 * 1024 * 1024 + 1), colony.exec_prv)
-    assert len(read_all(c, p.processid, "chat", colony.user_prv)) == 3
-
-
-def read_all(c, pid, name, prv):
-    """Reads pages until an empty one (replies are capped in bytes)."""
-    out = []
-    while True:
-        page = c.channel_read(pid, name, len(out), 0, prv)
-        if not page:
-            return out
-        out.extend(page)
+    assert len(read_channel(c, p.processid, "chat", colony.user_prv)) == 3
 
 
 def test_refusals(colony):

@@ -14,7 +14,7 @@ from model import Conditions, FuncSpec, Workflow
 from pycolonies import Colonies, func_spec
 
 from conftest import Colony
-from harness import Colonyd
+from harness import Colonyd, read_channel
 
 WAITING, RUNNING, SUCCESS, FAILED, CANCELLED = 0, 1, 2, 3, 4
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "8"))
@@ -131,15 +131,6 @@ def subscriber(port, colony, ledger, stop, rng):
             ledger.counts["delivered"] += len(got)
 
 
-def read_log(c, pid, prv):
-    out = []
-    while True:
-        page = c.channel_read(pid, "log", len(out), 0, prv)
-        if not page:
-            return out
-        out.extend(page)
-
-
 def check(server, colony, ledger, label):
     c = server.client()
     prv = colony.user_prv
@@ -171,7 +162,7 @@ def check(server, colony, ledger, label):
         if len(who) > 1:
             ledger.violation(f"{label}: {pid} assigned {len(who)} times: {who}")
     for pid, seqs in appended.items():
-        log = [e["sequence"] for e in read_log(c, pid, prv)]
+        log = [e["sequence"] for e in read_channel(c, pid, "log", prv)]
         if len(log) != len(set(log)):
             ledger.violation(f"{label}: duplicated entries in {pid}: {log}")
         if [s for s in log if s in set(seqs)] != seqs:
