@@ -672,14 +672,12 @@ fn send(c: &mut Client, addr: &str, via: Via, msg: &Value, key: &PrivateKey) -> 
             loop {
                 match ws.read().expect("a frame before the socket closes") {
                     Message::Text(t) => {
-                        let v: Value = serde_json::from_str(t.as_str()).expect("json frame");
                         let (error, payload) =
                             colonyd::client::decode_reply(t.as_bytes()).expect("envelope");
                         if error {
                             let status = payload["status"].as_u64().unwrap_or(0) as u16;
                             return (status, payload["message"].as_str().unwrap_or("").into());
                         }
-                        let _ = v;
                         return (200, String::new());
                     }
                     Message::Close(_) => return (0, "closed without a frame".into()),

@@ -13,15 +13,9 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let n = common::node();
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some(body) = common::input(data, |envelope| envelope) else {
         return;
     };
-    let body = if mode < 0x80 {
-        rest.to_vec()
-    } else {
-        common::signed_from(mode, rest)
-    };
-    let (status, reply) = n.node.request(&body);
+    let (status, reply) = common::node().node.request(&body);
     common::check_reply(status, &reply);
 });

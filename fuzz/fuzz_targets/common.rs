@@ -75,14 +75,20 @@ pub fn check_reply(status: u16, reply: &[u8]) {
     assert!(v["payload"].is_string(), "reply payload is a string");
 }
 
-/// Splits `payloadtype \n payload` and signs it with the key the mode byte picks.
-pub fn signed_from(mode: u8, rest: &[u8]) -> Vec<u8> {
+/// The shared input format: a mode byte, then below 0x80 raw bytes (returned as they are), from
+/// 0x80 on `payloadtype \n payload`, signed with the key the low two bits pick and handed to
+/// `wrap` (identity for a request body, a frame for a WebSocket stream).
+pub fn input(data: &[u8], wrap: impl FnOnce(Vec<u8>) -> Vec<u8>) -> Option<Vec<u8>> {
+    let (&mode, rest) = data.split_first()?;
+    if mode < 0x80 {
+        return Some(rest.to_vec());
+    }
     let key = &node().keys[usize::from(mode & 3)];
     let (pt, payload) = match rest.iter().position(|&b| b == b'\n') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, &[][..]),
     };
-    signed(&String::from_utf8_lossy(pt), payload, key)
+    Some(wrap(signed(&String::from_utf8_lossy(pt), payload, key)))
 }
 
 /// A masked client text frame carrying `data`.

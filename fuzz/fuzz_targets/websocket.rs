@@ -11,15 +11,9 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let n = common::node();
-    let Some((&mode, rest)) = data.split_first() else {
+    let Some(stream) = common::input(data, |envelope| common::ws_text_frame(&envelope)) else {
         return;
     };
-    let stream = if mode < 0x80 {
-        rest.to_vec()
-    } else {
-        common::ws_text_frame(&common::signed_from(mode, rest))
-    };
-    let out = n.node.websocket(&stream);
+    let out = common::node().node.websocket(&stream);
     assert!(out.len() < 16 << 20, "session wrote {} bytes", out.len());
 });

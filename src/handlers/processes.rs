@@ -75,23 +75,19 @@ pub async fn assign(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let wait = u64::try_from(m.timeout)
         .ok()
         .map(|s| Duration::from_secs(s.min(state.limits.max_long_poll_secs)));
-    let deadline = wait.map(|w| Instant::now() + w);
     // a long-poll holds a connection and a waiter: bounded by --max-long-polls overall and per
     // executor. Over a bound, the request degrades to a single attempt: it still gets work that
     // is there now, and a 503 (not a 404) if there is none, so a flood cannot lock others out
-    let mut over_cap = None;
-    let mut deadline = deadline;
-    let _slot = match wait {
+    let (_slot, over_cap) = match wait {
         Some(_) => match LongPollSlot::take(&state, &executor.executorid) {
-            Ok(slot) => Some(slot),
-            Err(e) => {
-                over_cap = Some(e);
-                deadline = None;
-                None
-            }
+            Ok(slot) => (Some(slot), None),
+            Err(e) => (None, Some(e)),
         },
-        None => None,
+        None => (None, None),
     };
+    let deadline = wait
+        .filter(|_| over_cap.is_none())
+        .map(|w| Instant::now() + w);
     let mut first = true;
     loop {
         let listener = state.events.listen_waiting();

@@ -2,7 +2,6 @@
 help and exit codes."""
 import os
 import subprocess
-import threading
 import time
 
 from pycolonies import func_spec

@@ -6,8 +6,7 @@ import threading
 import time
 
 import pytest
-from pycolonies import ColoniesConnectionError, func_spec
-from model import FuncSpec, Conditions
+from pycolonies import func_spec
 
 from conftest import Colony
 from harness import COLONY_PRVKEY, SERVER_PRVKEY, new_key

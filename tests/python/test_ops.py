@@ -1,9 +1,7 @@
 """Running colonyd for real: the systemd notify protocol, graceful shutdown, metrics, logs."""
 import base64
 import json
-import os
 import re
-import signal
 import socket
 import threading
 import time
@@ -14,7 +12,7 @@ from pycolonies import func_spec
 from websocket import create_connection
 
 from conftest import Colony
-from harness import Colonyd, SERVER_PRVKEY
+from harness import Colonyd
 
 
 def test_notify_ready_watchdog_stopping(tmp_path):

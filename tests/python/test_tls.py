@@ -4,6 +4,7 @@ through REQUESTS_CA_BUNDLE (requests) and WEBSOCKET_CLIENT_CA_BUNDLE (websocket-
 The colonyos crate trusts only built-in public roots (no way to add a CA), so it cannot be
 tested offline against a test CA; SECURITY.md says so.
 """
+import base64
 import json
 import socket
 import ssl
@@ -15,7 +16,7 @@ import pytest
 from pycolonies import func_spec
 
 from conftest import Colony
-from harness import Colonyd, SERVER_PRVKEY
+from harness import Colonyd
 
 
 def make_pki(d):
@@ -82,7 +83,6 @@ def test_server_info_reports_tls(tls_server):
             data=json.dumps({"payloadtype": "getserverinfomsg", "payload": "", "signature": ""}).encode()),
             context=tls_server.ssl_context(), timeout=10) as r:
         reply = json.loads(r.read())
-    import base64
     info = json.loads(base64.b64decode(reply["payload"]))
     assert info["backends"][0]["tls"] is True
 
