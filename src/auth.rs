@@ -38,11 +38,11 @@ pub fn server_owner(server_id: &str, signer: &str) -> Result<(), ApiError> {
 /// Signer must own `colony`; returns the colony.
 pub fn colony_owner(store: &Store, colony: &str, signer: &str) -> Result<Colony, ApiError> {
     if colony.is_empty() {
-        return Err(ApiError::forbidden("Access denied, empty colony name"));
+        return Err(ApiError::forbidden("Empty Colony name"));
     }
-    let c = store
-        .colony(colony)?
-        .ok_or_else(|| ApiError::forbidden(format!("Colony with name {colony} does not exist")))?;
+    let c = store.colony(colony)?.ok_or_else(|| {
+        ApiError::forbidden(format!("Colony with name <{colony}> does not exists"))
+    })?;
     if c.colonyid != signer {
         return Err(ApiError::forbidden("Access denied, not colony owner"));
     }
@@ -66,11 +66,11 @@ pub fn member(
     }
     if store.colony(colony)?.is_none() {
         return Err(ApiError::forbidden(format!(
-            "Colony with name {colony} does not exist"
+            "Colony with name <{colony}> does not exists"
         )));
     }
     Err(ApiError::forbidden(format!(
-        "Access denied, not a member of Colony with name {colony}"
+        "Access denied, not a member of Colony with name <{colony}>"
     )))
 }
 

@@ -35,9 +35,7 @@ impl fmt::Display for CryptoError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CryptoError::SignatureNotHex => write!(f, "Invalid signature, not hex encoded"),
-            CryptoError::SignatureLength(n) => {
-                write!(f, "Invalid signature length, expected 65 bytes, got {n}")
-            }
+            CryptoError::SignatureLength(_) => write!(f, "Invalid signature length"),
             CryptoError::RecoveryId(v) => write!(f, "Invalid signature recovery id {v}"),
             CryptoError::InvalidSignature => write!(f, "Invalid signature"),
             CryptoError::InvalidPrivateKey => write!(f, "Invalid private key"),

@@ -168,7 +168,7 @@ pub fn assign(
         return Ok(None);
     };
     let mut p = old.clone();
-    p.state = state::RUNNING;
+    p.set_state(state::RUNNING);
     p.isassigned = true;
     p.assignedexecutorid = executor.executorid.clone();
     p.starttime = Timestamp(txn.now);
@@ -180,7 +180,7 @@ pub fn assign(
     if !p.parents.is_empty() {
         let mut input = Vec::new();
         for parent in &p.parents {
-            if let Some(pp) = txn.store.process(parent)? {
+            if let Some(pp) = txn.process(parent)? {
                 input.extend(pp.output);
             }
         }
@@ -192,7 +192,7 @@ pub fn assign(
 
 /// Undoes an assignment whose reply could not be delivered, if nothing happened since.
 pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, ApiError> {
-    let Some(cur) = txn.store.process(&assigned.processid)? else {
+    let Some(cur) = txn.process(&assigned.processid)? else {
         return Ok(false);
     };
     if cur.state != state::RUNNING
@@ -202,7 +202,16 @@ pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, Ap
         return Ok(false);
     }
     let mut p = cur.clone();
-    p.state = state::WAITING;
+    unassign(&mut p);
+    save(txn, &cur, &p)?;
+    Ok(true)
+}
+
+/// Back to WAITING, assigned to no one: start time and execution deadline cleared, a workflow
+/// member's input cleared (the next assignment gathers it again from its parents). Retries,
+/// end time and wait deadline are the caller's to set.
+fn unassign(p: &mut Process) {
+    p.set_state(state::WAITING);
     p.isassigned = false;
     p.assignedexecutorid.clear();
     p.starttime = Timestamp(0);
@@ -210,8 +219,45 @@ pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, Ap
     if !p.parents.is_empty() {
         p.input.clear();
     }
-    save(txn, &cur, &p)?;
-    Ok(true)
+}
+
+/// A fresh wait deadline from `now`, if the spec sets one.
+fn wait_deadline(p: &Process, now: i64) -> Timestamp {
+    if p.spec.maxwaittime > 0 {
+        Timestamp(now.saturating_add(i64::from(p.spec.maxwaittime) * NS))
+    } else {
+        Timestamp(0)
+    }
+}
+
+/// Puts every process `executor` is running back to WAITING, unassigned, for another executor
+/// of the colony (`removeexecutormsg`, re-registration; upstream's `RemoveExecutorByName`):
+/// retries unchanged, start and end times and the execution deadline cleared, the wait
+/// deadline (if the spec has one) counted afresh from now. A workflow member waits for nothing
+/// else: its parents had all succeeded when it was assigned. Returns how many were requeued.
+pub fn requeue_of_executor(txn: &mut Txn<'_>, executor: &Executor) -> Result<usize, ApiError> {
+    let running = txn.store.processes_by_index(
+        &keys::by_state(&executor.colonyname, state::RUNNING),
+        usize::MAX,
+        false,
+    )?;
+    let mut requeued = 0;
+    for r in running {
+        let Some(old) = txn.process(&r.processid)? else {
+            continue;
+        };
+        if old.state != state::RUNNING || old.assignedexecutorid != executor.executorid {
+            continue;
+        }
+        let mut p = old.clone();
+        unassign(&mut p);
+        p.endtime = Timestamp(0);
+        p.waitforparents = false;
+        p.waitdeadline = wait_deadline(&p, txn.now);
+        save(txn, &old, &p)?;
+        requeued += 1;
+    }
+    Ok(requeued)
 }
 
 /// Loads a process or answers 404.
@@ -248,9 +294,14 @@ pub fn close_successful(
     match old.state {
         state::RUNNING => {}
         state::SUCCESS => return Ok(()),
+        state::WAITING => {
+            return Err(ApiError::bad_request(
+                "Tried to set waiting process as successful without being running",
+            ))
+        }
         s => {
             return Err(ApiError::bad_request(format!(
-                "Tried to set process with state {} as successful",
+                "Tried to set {} process as successful",
                 state_name(s)
             )))
         }
@@ -259,7 +310,7 @@ pub fn close_successful(
     if let Some(out) = out.filter(|o| !o.is_empty()) {
         p.output = out;
     }
-    p.state = state::SUCCESS;
+    p.set_state(state::SUCCESS);
     p.endtime = Timestamp(txn.now);
     update_function_stats(txn, &p)?;
     save(txn, &old, &p)?;
@@ -278,7 +329,7 @@ pub fn close_failed(
     require_assigned_to(&old, signer, op)?;
     if state::is_final(old.state) {
         return Err(ApiError::bad_request(format!(
-            "Tried to set process with state {} as failed",
+            "Tried to set {} process as failed",
             state_name(old.state)
         )));
     }
@@ -287,7 +338,7 @@ pub fn close_failed(
 
 fn fail(txn: &mut Txn<'_>, old: Process, errors: Vec<String>) -> Result<(), ApiError> {
     let mut p = old.clone();
-    p.state = state::FAILED;
+    p.set_state(state::FAILED);
     p.endtime = Timestamp(txn.now);
     p.errors = errors;
     save(txn, &old, &p)?;
@@ -338,7 +389,7 @@ pub fn cancel(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
         )));
     }
     let mut p = old.clone();
-    p.state = state::CANCELLED;
+    p.set_state(state::CANCELLED);
     p.endtime = Timestamp(txn.now);
     txn.put_process(Some(&old), &p);
     close_channels(txn, &p.processid)
@@ -401,7 +452,7 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
     }
     let mut fired = 0;
     for (at, kind, pid) in due {
-        let Some(old) = txn.store.process(&pid)? else {
+        let Some(old) = txn.process(&pid)? else {
             let idx = txn.store.index.clone();
             txn.remove(&idx, keys::deadline(at, kind, &pid));
             continue;
@@ -422,15 +473,14 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
                 )?;
             } else {
                 let mut p = old.clone();
-                p.state = state::WAITING;
-                p.isassigned = false;
-                p.assignedexecutorid.clear();
+                let starttime = p.starttime;
+                unassign(&mut p);
+                // as before: the failed attempt's start and end stay visible until the retry
+                p.starttime = starttime;
                 p.endtime = Timestamp(now);
-                p.execdeadline = Timestamp(0);
                 p.retries = p.retries.saturating_add(1);
                 if p.spec.maxwaittime > 0 {
-                    p.waitdeadline =
-                        Timestamp(now.saturating_add(i64::from(p.spec.maxwaittime) * NS));
+                    p.waitdeadline = wait_deadline(&p, now);
                 }
                 save(txn, &old, &p)?;
             }

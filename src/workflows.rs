@@ -76,6 +76,11 @@ pub fn load(txn_store: &crate::store::Store, id: &str) -> Result<Option<GraphRec
     txn_store.get(&txn_store.processes, &graph_key(id))
 }
 
+/// Loads a graph as the current writer operation left it.
+fn load_in(txn: &Txn<'_>, id: &str) -> Result<Option<GraphRecord>, ApiError> {
+    txn.get(&graph_key(id))
+}
+
 fn save(txn: &mut Txn<'_>, old: Option<&GraphRecord>, g: &GraphRecord) {
     let idx = txn.store.index.clone();
     if let Some(old) = old {
@@ -133,15 +138,13 @@ pub fn validate(specs: &[FunctionSpec]) -> Result<Vec<usize>, ApiError> {
     let mut by_name: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, s) in specs.iter().enumerate() {
         if s.nodename.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "Failed to submit workflow, function spec {} (funcname {:?}) has no nodename",
-                i + 1,
-                s.funcname
-            )));
+            return Err(ApiError::internal(
+                "Nodename is missing, check function spec for errors",
+            ));
         }
         if by_name.insert(&s.nodename, i).is_some() {
-            return Err(ApiError::bad_request(format!(
-                "Failed to submit workflow, duplicate nodename: {}",
+            return Err(ApiError::internal(format!(
+                "Duplicate nodename: {}",
                 s.nodename
             )));
         }
@@ -152,10 +155,9 @@ pub fn validate(specs: &[FunctionSpec]) -> Result<Vec<usize>, ApiError> {
         let mut seen = BTreeSet::new();
         for d in &s.conditions.dependencies {
             let Some(&p) = by_name.get(d.as_str()) else {
-                return Err(ApiError::bad_request(format!(
-                    "Failed to submit workflow, node {} depends on unknown node {}",
-                    s.nodename, d
-                )));
+                return Err(ApiError::internal(
+                    "Failed to submit workflow, invalid dependencies, are you depending on a nodename that does not exits?",
+                ));
             };
             if seen.insert(p) {
                 indegree[i] += 1;
@@ -259,7 +261,7 @@ pub fn submit(
 /// Called by the lifecycle after a member changed from `old` to `new` (same batch): releases
 /// children, cascades a failure, and updates the graph's state.
 pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result<(), ApiError> {
-    let Some(mut g) = load(txn.store, &new.processgraphid)? else {
+    let Some(mut g) = load_in(txn, &new.processgraphid)? else {
         return Ok(());
     };
     let before = g.clone();
@@ -284,7 +286,7 @@ pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result
 /// writer's events).
 fn release_children(txn: &mut Txn<'_>, parent: &Process) -> Result<(), ApiError> {
     for cid in &parent.children {
-        let Some(child) = txn.store.process(cid)? else {
+        let Some(child) = txn.process(cid)? else {
             continue;
         };
         if !child.waitforparents || child.state != state::WAITING {
@@ -295,7 +297,7 @@ fn release_children(txn: &mut Txn<'_>, parent: &Process) -> Result<(), ApiError>
             let st = if pid == &parent.processid {
                 parent.state
             } else {
-                txn.store.process(pid)?.map_or(state::FAILED, |p| p.state)
+                txn.process(pid)?.map_or(state::FAILED, |p| p.state)
             };
             if st != state::SUCCESS {
                 ready = false;
@@ -323,14 +325,14 @@ fn cascade(
         if pid == cause.processid {
             continue;
         }
-        let Some(m) = txn.store.process(&pid)? else {
+        let Some(m) = txn.process(&pid)? else {
             continue;
         };
         if m.state != state::WAITING && m.state != state::RUNNING {
             continue;
         }
         let mut n = m.clone();
-        n.state = to;
+        n.set_state(to);
         n.endtime = Timestamp(txn.now);
         if to == state::FAILED {
             n.errors = vec![format!(
@@ -349,7 +351,7 @@ fn cascade(
 
 /// `cancelprocessgraphmsg`: cancels the waiting and running members.
 pub fn cancel(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
-    let mut g = load(txn.store, gid)?.ok_or_else(|| not_found(gid))?;
+    let mut g = load_in(txn, gid)?.ok_or_else(|| not_found(gid))?;
     if state::is_final(g.state) {
         return Err(ApiError::bad_request(format!(
             "Failed to cancel workflow, it is already {}",
@@ -369,7 +371,7 @@ pub fn cancel(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
 
 /// `removeprocessgraphmsg`: deletes the graph, its processes and their channels (logs stay).
 pub fn remove(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
-    let g = load(txn.store, gid)?.ok_or_else(|| not_found(gid))?;
+    let g = load_in(txn, gid)?.ok_or_else(|| not_found(gid))?;
     if g.state == state::RUNNING {
         return Err(ApiError::bad_request(
             "Failed to remove workflow, it is running; cancel it first",
@@ -381,7 +383,7 @@ pub fn remove(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
 /// Deletes a graph record and its members.
 pub fn delete(txn: &mut Txn<'_>, g: &GraphRecord) -> Result<(), ApiError> {
     for pid in &g.processids {
-        if let Some(p) = txn.store.process(pid)? {
+        if let Some(p) = txn.process(pid)? {
             crate::lifecycle::remove(txn, &p)?;
         }
     }
@@ -408,8 +410,7 @@ pub struct AddChild<'a> {
 
 /// `addchildmsg`: links a new member under a running parent (spec §6.3).
 pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<Process, ApiError> {
-    let mut g =
-        load(txn.store, req.processgraphid)?.ok_or_else(|| not_found(req.processgraphid))?;
+    let mut g = load_in(txn, req.processgraphid)?.ok_or_else(|| not_found(req.processgraphid))?;
     let bad = |m: &str| ApiError::bad_request(format!("Failed to add child, {m}"));
     let parent = txn
         .store
@@ -432,7 +433,7 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
         grandchildren = std::mem::take(&mut new_parent.children);
         new_parent.children = vec![child_id.clone()];
         for gc in &grandchildren {
-            if let Some(old) = txn.store.process(gc)? {
+            if let Some(old) = txn.process(gc)? {
                 let mut n = old.clone();
                 for p in n.parents.iter_mut() {
                     if *p == parent.processid {

@@ -1,5 +1,5 @@
 //! The authorization matrix: every implemented payload type (the `/api` RPCs and the three
-//! `/pubsub` subscriptions), signed as each of eleven roles, against a real colonyd process.
+//! `/pubsub` subscriptions), signed as each of twelve roles, against a real colonyd process.
 //! Each cell gets a fresh fixture (its own pair of colonies), so a mutating request in one cell
 //! cannot change another cell's outcome.
 //!
@@ -25,6 +25,8 @@ enum Role {
     ApprovedExecutor,
     PendingExecutor,
     RejectedExecutor,
+    /// Added, approved, then removed by the colony owner (kept as UNREGISTERED).
+    UnregisteredExecutor,
     User,
     Submitter,
     AssignedExecutor,
@@ -33,13 +35,14 @@ enum Role {
 }
 use Role::*;
 
-const ROLES: [Role; 11] = [
+const ROLES: [Role; 12] = [
     ServerOwner,
     ColonyOwner,
     OtherColonyOwner,
     ApprovedExecutor,
     PendingExecutor,
     RejectedExecutor,
+    UnregisteredExecutor,
     User,
     Submitter,
     AssignedExecutor,
@@ -49,11 +52,13 @@ const ROLES: [Role; 11] = [
 
 /// Approved members of colony A: may read and write its processes.
 const MEMBERS: &[Role] = &[ApprovedExecutor, User, Submitter, AssignedExecutor];
-/// Members without the approval requirement (spec "M0"): pending and rejected executors too.
+/// Members without the approval requirement (spec "M0"): pending, rejected and unregistered
+/// executors too (upstream checks an executor's state only where approval is required).
 const MEMBERS0: &[Role] = &[
     ApprovedExecutor,
     PendingExecutor,
     RejectedExecutor,
+    UnregisteredExecutor,
     User,
     Submitter,
     AssignedExecutor,
@@ -140,6 +145,13 @@ fn fixture(c: &mut Client, n: usize) -> Fixture {
         (PendingExecutor, "pend", &a, co, None),
         (RejectedExecutor, "rej", &a, co, Some("rejectexecutormsg")),
         (
+            UnregisteredExecutor,
+            "unreg",
+            &a,
+            co,
+            Some("approveexecutormsg"),
+        ),
+        (
             OtherColonyExecutor,
             "other",
             &b,
@@ -158,6 +170,13 @@ fn fixture(c: &mut Client, n: usize) -> Fixture {
             ok(
                 c,
                 json!({"msgtype":t,"colonyname":colony,"executorname":ename}),
+                owner,
+            );
+        }
+        if role == UnregisteredExecutor {
+            ok(
+                c,
+                json!({"msgtype":"removeexecutormsg","colonyname":colony,"executorname":ename}),
                 owner,
             );
         }
@@ -606,6 +625,7 @@ fn matrix() -> Vec<Row> {
                 ApprovedExecutor,
                 PendingExecutor,
                 RejectedExecutor,
+                UnregisteredExecutor,
                 AssignedExecutor,
             ],
         ),

@@ -158,11 +158,7 @@ pub fn create_for_process(
         }
     }
     if unique.len() > policy.max_channels {
-        return Err(ApiError::bad_request(format!(
-            "Failed to submit function spec, process has too many channels ({} > {}, --max-channels)",
-            unique.len(),
-            policy.max_channels
-        )));
+        return Err(ApiError::bad_request("process has too many channels"));
     }
     if unique.is_empty() {
         return Ok(());
@@ -201,18 +197,10 @@ pub fn append(
         return Err(ApiError::not_found("Channel not found"));
     };
     if meta.closed_at != 0 {
-        return Err(ApiError::not_found(
-            "Channel not found: the process has finished and its channels accept no more entries",
-        ));
+        return Err(ApiError::not_found("Channel not found"));
     }
     if policy.max_entries > 0 && meta.next_pos >= policy.max_entries {
-        return Err(ApiError::new(
-            507,
-            format!(
-                "channel log is full ({} entries, --channel-max-entries)",
-                policy.max_entries
-            ),
-        ));
+        return Err(ApiError::new(507, "channel log is full"));
     }
     let len = entry.payload.len() as u64;
     let total = get_u64(txn.store, b"channel-bytes")?;

@@ -153,11 +153,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         return Err(ApiError::not_found("Channel not found"));
     }
     if m.payload.0.len() > policy.max_payload {
-        return Err(ApiError::too_large(format!(
-            "message payload exceeds maximum size ({} > {} bytes, --max-payload)",
-            m.payload.0.len(),
-            policy.max_payload
-        )));
+        return Err(ApiError::too_large("message payload exceeds maximum size"));
     }
     if !may_use(&p, &ctx.signer) {
         return Err(ApiError::forbidden("Not authorized to write to channel"));
@@ -167,13 +163,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .channel_rate
         .allow(&p.processid, policy.rate_per_sec)
     {
-        return Err(ApiError::new(
-            429,
-            format!(
-                "rate limit exceeded: at most {} channel appends per second per process (--channel-rate)",
-                policy.rate_per_sec
-            ),
-        ));
+        return Err(ApiError::new(429, "rate limit exceeded"));
     }
     let kind = match m.payloadtype.as_deref() {
         None | Some("") => "data".to_string(),

@@ -26,7 +26,7 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .run(move |txn| {
             if txn.store.colony(&c.name)?.is_some() {
                 return Err(ApiError::bad_request(format!(
-                    "A Colony with name {} already exists",
+                    "A Colony with name <{}> already exists",
                     c.name
                 )));
             }
@@ -47,7 +47,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .run(move |txn| {
             if txn.store.colony(&name)?.is_none() {
                 return Err(ApiError::bad_request(format!(
-                    "Colony with name {name} not found"
+                    "Colony with name <{name}> not found"
                 )));
             }
             let store = txn.store;
@@ -114,7 +114,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: ColonyNameMsg = ctx.msg()?;
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, true)?;
     let c = ctx.state.store.colony(&m.colonyname)?.ok_or_else(|| {
-        ApiError::not_found(format!("Colony with name {} not found", m.colonyname))
+        ApiError::not_found(format!("Colony with name <{}> not found", m.colonyname))
     })?;
     json(&c)
 }
@@ -124,7 +124,7 @@ pub fn stats(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     if store.colony(&m.colonyname)?.is_none() {
         return Err(ApiError::bad_request(format!(
-            "Colony with name {} not found",
+            "Colony with name <{}> not found",
             m.colonyname
         )));
     }
@@ -155,7 +155,7 @@ fn add_colony_stats(store: &Store, colony: &str, s: &mut Statistics) -> Result<(
         if e.state == executor_state::APPROVED {
             s.activeexecutors += 1;
         }
-        if e.state == 3 {
+        if e.state == executor_state::UNREGISTERED {
             s.unregisteredexecutors += 1;
         }
     }

@@ -35,16 +35,25 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .run(move |txn| {
             e.commissiontime = Timestamp(txn.now);
             if let Some(old) = txn.store.executor(&e.colonyname, &e.executorname)? {
+                // upstream refuses a known name, UNREGISTERED or not, unless re-registration
+                // is allowed; then the old record is unregistered (its running processes
+                // requeued, its functions deleted) and reactivated with the new fields
                 if !reregister {
                     return Err(ApiError::bad_request(format!(
-                        "Executor with name {} in Colony {} already exists",
+                        "Executor with name <{}> in Colony <{}> already exists",
                         e.executorname, e.colonyname
                     )));
                 }
-                delete(txn, &old)?;
+                unregister(txn, &old)?;
+                if old.executorid != e.executorid {
+                    release_id(txn, &old)?;
+                }
             }
             if let Some(other) = txn.store.executor_by_id(&e.executorid)? {
-                if other.colonyname != e.colonyname || other.executorname != e.executorname {
+                let same = other.colonyname == e.colonyname && other.executorname == e.executorname;
+                // a kept UNREGISTERED record does not hold on to its ID: the new executor
+                // takes it (the old record stays listed under its name)
+                if !same && other.state != executor_state::UNREGISTERED {
                     return Err(ApiError::bad_request(format!(
                         "Executor with Id {} is already registered as {} in Colony {}",
                         e.executorid, other.executorname, other.colonyname
@@ -67,7 +76,22 @@ fn put(txn: &mut Txn<'_>, e: &Executor) {
     txn.put_raw(&reg, keys::executor_id(&e.executorid), loc);
 }
 
-fn delete(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
+/// Drops the ID index entry of `e` if it still points at `e` (not at an executor that took
+/// the ID over).
+fn release_id(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
+    if let Some(holder) = txn.store.executor_by_id(&e.executorid)? {
+        if holder.colonyname == e.colonyname && holder.executorname == e.executorname {
+            let reg = txn.store.registry.clone();
+            txn.remove(&reg, keys::executor_id(&e.executorid));
+        }
+    }
+    Ok(())
+}
+
+/// What `removeexecutormsg` does (upstream's `RemoveExecutorByName`), in one atomic write:
+/// the record is kept with state UNREGISTERED, its functions are deleted, and every process it
+/// was running goes back to WAITING for another executor.
+fn unregister(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
     let reg = txn.store.registry.clone();
     for f in txn.store.functions(&e.colonyname, Some(&e.executorname))? {
         txn.remove(&reg, keys::function(&f.functionid));
@@ -76,15 +100,31 @@ fn delete(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
             keys::function_ref(&e.colonyname, &e.executorname, &f.functionid),
         );
     }
-    txn.remove(&reg, keys::executor_id(&e.executorid));
-    txn.remove(&reg, keys::executor(&e.colonyname, &e.executorname));
+    let requeued = crate::lifecycle::requeue_of_executor(txn, e)?;
+    if requeued > 0 {
+        tracing::info!(
+            executor = %e.executorname,
+            colony = %e.colonyname,
+            requeued,
+            "executor removed: its running processes are waiting again"
+        );
+    }
+    let mut kept = e.clone();
+    kept.state = executor_state::UNREGISTERED;
+    let key = keys::executor(&kept.colonyname, &kept.executorname);
+    txn.put(&reg, key, &kept);
     Ok(())
 }
 
-fn not_found(colony: &str, name: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "Executor with name {name} in Colony {colony} not found"
-    ))
+/// Upstream's answer when the executor named in update/report-allocation is unknown.
+fn not_found(name: &str) -> ApiError {
+    ApiError::bad_request(format!("Executor with name <{name}> does not exist"))
+}
+
+/// Upstream's answer for an unknown executor in approve, reject, remove and get: 500
+/// `Failed to <op> executor, executor is nil`.
+fn nil(op: &str) -> ApiError {
+    ApiError::internal(format!("Failed to {op} executor, executor is nil"))
 }
 
 pub async fn set_state(ctx: &mut Ctx<'_>, new_state: i32) -> Result<Vec<u8>, ApiError> {
@@ -96,7 +136,13 @@ pub async fn set_state(ctx: &mut Ctx<'_>, new_state: i32) -> Result<Vec<u8>, Api
             let mut e = txn
                 .store
                 .executor(&m.colonyname, &m.executorname)?
-                .ok_or_else(|| not_found(&m.colonyname, &m.executorname))?;
+                .ok_or_else(|| {
+                    nil(if new_state == executor_state::APPROVED {
+                        "approve"
+                    } else {
+                        "reject"
+                    })
+                })?;
             e.state = new_state;
             put(txn, &e);
             Ok(())
@@ -114,8 +160,8 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
             let e = txn
                 .store
                 .executor(&m.colonyname, &m.executorname)?
-                .ok_or_else(|| not_found(&m.colonyname, &m.executorname))?;
-            delete(txn, &e)
+                .ok_or_else(|| nil("remove"))?;
+            unregister(txn, &e)
         })
         .await?;
     empty()
@@ -134,7 +180,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .state
         .store
         .executor(&m.colonyname, &m.executorname)?
-        .ok_or_else(|| not_found(&m.colonyname, &m.executorname))?;
+        .ok_or_else(|| nil("get"))?;
     json(&e)
 }
 
@@ -159,7 +205,7 @@ fn signer_is(ctx: &Ctx<'_>, colony: &str, name: &str) -> Result<Executor, ApiErr
         .state
         .store
         .executor(colony, name)?
-        .ok_or_else(|| not_found(colony, name))?;
+        .ok_or_else(|| not_found(name))?;
     if e.executorid != ctx.signer {
         return Err(ApiError::forbidden(format!(
             "Access denied, the signer is not executor {name}"
@@ -182,7 +228,7 @@ async fn modify_self(
             let mut e = txn
                 .store
                 .executor(&e.colonyname, &e.executorname)?
-                .ok_or_else(|| not_found(&e.colonyname, &e.executorname))?;
+                .ok_or_else(|| not_found(&e.executorname))?;
             change(&mut e);
             put(txn, &e);
             Ok(())

@@ -16,6 +16,7 @@ mod users;
 mod workflows;
 
 use crate::protocol::msgs::Message;
+use crate::protocol::types::executor_state;
 use crate::protocol::{ApiError, Reply, RequestEnvelope};
 use crate::state::ServerState;
 use crate::transport::peer::PeerWatch;
@@ -265,8 +266,8 @@ async fn route(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         "getcolonystatsmsg" => colonies::stats(ctx),
         "getstatisticsmsg" => colonies::server_stats(ctx),
         "addexecutormsg" => executors::add(ctx).await,
-        "approveexecutormsg" => executors::set_state(ctx, 1).await,
-        "rejectexecutormsg" => executors::set_state(ctx, 2).await,
+        "approveexecutormsg" => executors::set_state(ctx, executor_state::APPROVED).await,
+        "rejectexecutormsg" => executors::set_state(ctx, executor_state::REJECTED).await,
         "removeexecutormsg" => executors::remove(ctx).await,
         "getexecutorsmsg" => executors::list(ctx),
         "getexecutormsg" => executors::get(ctx),

@@ -8,7 +8,7 @@ use crate::protocol::msgs::{
     GetProcessesMsg, OutputMsg, ProcessIdMsg, RemoveAllProcessesMsg, SubmitMsg,
 };
 use crate::protocol::time::now_ns;
-use crate::protocol::types::{state, Process};
+use crate::protocol::types::{executor_state, state, Process};
 use crate::protocol::ApiError;
 use crate::scheduler::{self, Offer};
 use crate::state::ServerState;
@@ -110,6 +110,16 @@ pub async fn assign(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                             "Failed to assign process, executor not found",
                         ));
                     };
+                    // removed, rejected or moved while it waited: no more work for it
+                    if fresh.state != executor_state::APPROVED
+                        || fresh.colonyname != ex.colonyname
+                        || fresh.executorname != ex.executorname
+                    {
+                        return Err(ApiError::forbidden(format!(
+                            "Access denied, not a member of Colony with name <{}>",
+                            ex.colonyname
+                        )));
+                    }
                     if skip {
                         // still record that the executor was heard from
                         let mut e = fresh;
@@ -244,9 +254,9 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         return json(&Vec::<Process>::new());
     }
     let initiator = if m.executortype.is_empty() && !m.initiator.is_empty() {
-        let u = store
-            .user(&m.colonyname, &m.initiator)?
-            .ok_or_else(|| ApiError::bad_request(format!("User {} does not exist", m.initiator)))?;
+        let u = store.user(&m.colonyname, &m.initiator)?.ok_or_else(|| {
+            ApiError::bad_request(format!("User <{}> does not exist", m.initiator))
+        })?;
         Some(u.userid)
     } else {
         None

@@ -25,7 +25,7 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .ok_or_else(|| ApiError::bad_request("Failed to add user, user is null"))?;
     if ctx.state.store.colony(&u.colonyname)?.is_none() {
         return Err(ApiError::bad_request(format!(
-            "Failed to add user, colony with name {} does not exist",
+            "Colony with name <{}> does not exists",
             u.colonyname
         )));
     }
@@ -59,7 +59,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: ColonyNameMsg = ctx.msg()?;
     if ctx.state.store.colony(&m.colonyname)?.is_none() {
         return Err(ApiError::bad_request(format!(
-            "Colony with name {} does not exist",
+            "Colony with name <{}> does not exists",
             m.colonyname
         )));
     }
@@ -74,7 +74,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .state
         .store
         .user(&m.colonyname, &m.name)?
-        .ok_or_else(|| ApiError::not_found(format!("User with name {} not found", m.name)))?;
+        .ok_or_else(|| ApiError::not_found(format!("User with name <{}> not found", m.name)))?;
     json(&u)
 }
 
@@ -96,7 +96,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .writer
         .run(move |txn| {
             let u = txn.store.user(&m.colonyname, &m.name)?.ok_or_else(|| {
-                ApiError::bad_request(format!("User with name {} not found", m.name))
+                ApiError::bad_request(format!("User with name <{}> not found", m.name))
             })?;
             let reg = txn.store.registry.clone();
             txn.remove(&reg, keys::user(&u.colonyname, &u.name));

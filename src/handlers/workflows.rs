@@ -187,6 +187,12 @@ pub async fn submit(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
 
 pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: GraphIdMsg = ctx.msg()?;
+    if workflows::load(&ctx.state.store, &m.processgraphid)?.is_none() {
+        // upstream's answer for an unknown graph
+        return Err(ApiError::internal(
+            "Failed to get processgraph, graph is nil",
+        ));
+    }
     let g = load_graph(ctx, &m.processgraphid)?;
     json(&graph_json(&ctx.state.store, &g, true)?)
 }

@@ -6,6 +6,7 @@
 
 use super::json::{lenient, RawJson};
 use super::time::Timestamp;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -35,6 +36,9 @@ pub mod executor_state {
     pub const APPROVED: i32 = 1;
     /// Refused by the colony owner.
     pub const REJECTED: i32 = 2;
+    /// Removed by the colony owner (`removeexecutormsg`): the record is kept, listed and
+    /// counted, but fails every check that needs an approved executor.
+    pub const UNREGISTERED: i32 = 3;
 }
 
 /// A colony (spec §5.1).
@@ -134,7 +138,11 @@ pub struct FunctionSpec {
     pub nodename: String,
     #[serde(deserialize_with = "lenient")]
     pub funcname: String,
+    /// Stored as sent; `null` goes out as `[]` (see [`wire_args`]).
+    #[serde(serialize_with = "wire_args")]
     pub args: Option<Vec<RawJson>>,
+    /// Stored as sent; `null` goes out as `{}` (see [`wire_kwargs`]).
+    #[serde(serialize_with = "wire_kwargs")]
     pub kwargs: RawJson,
     pub priority: i32,
     pub maxwaittime: i32,
@@ -216,6 +224,33 @@ impl Process {
     /// The colony the process belongs to.
     pub fn colony(&self) -> &str {
         &self.spec.conditions.colonyname
+    }
+
+    /// Sets the process's state and, as upstream's `SetProcessState` does, the state of
+    /// every attribute of the process (an attribute's `state` follows its process).
+    pub fn set_state(&mut self, s: i32) {
+        self.state = s;
+        for a in &mut self.attributes {
+            a.state = s;
+        }
+    }
+}
+
+/// `args: null` is returned as `[]` on the wire, as upstream normalizes it when a process is
+/// read (pycolonies' model rejects `null`); the store keeps what was sent.
+fn wire_args<S: serde::Serializer>(v: &Option<Vec<RawJson>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None if s.is_human_readable() => s.serialize_seq(Some(0))?.end(),
+        _ => v.serialize(s),
+    }
+}
+
+/// `kwargs: null` is returned as `{}` on the wire (as [`wire_args`]).
+fn wire_kwargs<S: serde::Serializer>(v: &RawJson, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_null() && s.is_human_readable() {
+        s.serialize_map(Some(0))?.end()
+    } else {
+        v.serialize(s)
     }
 }
 

@@ -25,12 +25,14 @@
 //! clear refusal rather than the fatal path above; that path remains for space lost between
 //! two checks (another process filling the disk).
 
-use super::{encode, keys, Store};
+use super::{decode, encode, keys, Store};
 use crate::events::{Effect, Events};
 use crate::protocol::types::Process;
 use crate::protocol::ApiError;
 use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,22 +67,50 @@ pub struct Txn<'a> {
     pub now: i64,
     /// The live side of channels (which channels have subscribers).
     pub fanout: &'a crate::fanout::Fanout,
+    /// Records this operation staged in the `processes` keyspace (processes and workflow
+    /// graphs; `None` = removed), so that an operation changing several of them (a workflow
+    /// cascade, deadlines firing together, an executor's processes requeued) reads its own
+    /// writes. Other keyspaces are not tracked: channel appends pay nothing for this.
+    staged: HashMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl Txn<'_> {
     /// Stages an insert of an encoded record.
     pub fn put<T: Serialize>(&mut self, ks: &Keyspace, key: Vec<u8>, value: &T) {
-        self.inserts += 1;
-        self.batch.insert(ks, key, encode(value));
+        self.put_raw(ks, key, encode(value));
     }
     /// Stages an insert of raw bytes.
     pub fn put_raw(&mut self, ks: &Keyspace, key: Vec<u8>, value: Vec<u8>) {
         self.inserts += 1;
+        if self.tracked(ks) {
+            self.staged.insert(key.clone(), Some(value.clone()));
+        }
         self.batch.insert(ks, key, value);
+    }
+
+    fn tracked(&self, ks: &Keyspace) -> bool {
+        ks.name() == self.store.processes.name()
+    }
+
+    /// Reads a record of the `processes` keyspace as this operation left it.
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, ApiError> {
+        match self.staged.get(key) {
+            Some(Some(v)) => decode(v).map(Some),
+            Some(None) => Ok(None),
+            None => self.store.get(&self.store.processes, key),
+        }
+    }
+
+    /// A process as this operation left it.
+    pub fn process(&self, pid: &str) -> Result<Option<Process>, ApiError> {
+        self.get(&keys::process(pid))
     }
     /// Stages a delete.
     pub fn remove(&mut self, ks: &Keyspace, key: Vec<u8>) {
         self.removes += 1;
+        if self.tracked(ks) {
+            self.staged.insert(key.clone(), None);
+        }
         self.batch.remove(ks, key);
     }
     /// Records an effect to publish after the sync.
@@ -301,6 +331,7 @@ fn run(
                 effects: Vec::new(),
                 now,
                 fanout: &events.fanout,
+                staged: HashMap::new(),
             };
             let (ok, completion) = job(&mut txn);
             if !ok {
@@ -381,6 +412,7 @@ fn run(
             effects: Vec::new(),
             now: last_now,
             fanout: &events.fanout,
+            staged: HashMap::new(),
         };
         let (_, completion) = job(&mut txn);
         completion(Err(storage_failed()));

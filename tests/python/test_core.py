@@ -298,7 +298,7 @@ def test_remove_process_and_executor_and_colony(colony):
     c.remove_all_processes("dev", COLONY_PRVKEY)
     assert c.list_processes("dev", 100, WAITING, colony.user_prv) == []
     c.remove_executor("dev", "worker-1", COLONY_PRVKEY)
-    assert c.list_executors("dev", colony.user_prv) == []
+    assert [(e["executorname"], e["state"]) for e in c.list_executors("dev", colony.user_prv)] == [("worker-1", 3)]
     c.remove_user("dev", "alice", COLONY_PRVKEY)
     c.del_colony("dev", SERVER_PRVKEY)
     assert c.list_colonies(SERVER_PRVKEY) == []

@@ -152,7 +152,7 @@ def test_cancel_and_remove(colony):
     with pytest.raises(Exception):
         c.close(a.processid, [], colony.exec_prv)
     c.remove_processgraph(g.processgraphid, colony.user_prv)
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(Exception, match="graph is nil"):
         c.get_processgraph(g.processgraphid, colony.user_prv)
     with pytest.raises(Exception, match="not found"):
         c.get_process(a.processid, colony.user_prv)
