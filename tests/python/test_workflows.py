@@ -166,10 +166,10 @@ def test_cancel_and_remove(colony):
 def test_invalid_graphs_are_refused_and_nothing_is_stored(colony):
     c = colony.client
     cases = [
-        ([node("a"), node("a")], "duplicate nodename: a"),
-        ([node("a", ["ghost"])], "depends on unknown node ghost"),
+        ([node("a"), node("a")], "Duplicate nodename: a"),
+        ([node("a", ["ghost"])], "invalid dependencies"),
         ([node("a", ["b"]), node("b", ["a"])], "cycle"),
-        ([node("")], "no nodename"),
+        ([node("")], "Nodename is missing"),
     ]
     for nodes, fragment in cases:
         with pytest.raises(Exception, match=fragment):
