@@ -3,7 +3,7 @@
 //! Roles are checked from the registry; checks that depend on a process's current state
 //! (assigned executor) live in [`crate::lifecycle`], inside the writer.
 
-use crate::protocol::types::{executor_state, Colony, Executor, User};
+use crate::protocol::types::{executor_state, Colony, Executor, Process, User};
 use crate::protocol::ApiError;
 use crate::store::Store;
 
@@ -82,4 +82,34 @@ pub fn approved_executor(store: &Store, colony: &str, signer: &str) -> Result<Ex
             "Access denied, the signer is a user, not an executor",
         )),
     }
+}
+
+/// Whether `signer` may use the channels of `p`: its submitter, or the executor it is
+/// assigned to (from assignment on; not after an execution timeout took it away).
+pub fn may_use_channels(p: &Process, signer: &str) -> bool {
+    p.initiatorid == signer || (p.isassigned && p.assignedexecutorid == signer)
+}
+
+/// Common checks of append, read and subscribe: process, membership, declared channel,
+/// channel authorization. `verb` is `write to`, `read from` or `subscribe to`.
+pub fn channel(
+    store: &crate::store::Store,
+    pid: &str,
+    name: &str,
+    signer: &str,
+    verb: &str,
+) -> Result<Process, ApiError> {
+    let p = store
+        .process(pid)?
+        .ok_or_else(|| ApiError::not_found("Process not found"))?;
+    member(store, p.colony(), signer, true)?;
+    if !p.spec.channels.iter().any(|c| c == name) {
+        return Err(ApiError::not_found("Channel not found"));
+    }
+    if !may_use_channels(&p, signer) {
+        return Err(ApiError::forbidden(format!(
+            "Not authorized to {verb} channel"
+        )));
+    }
+    Ok(p)
 }

@@ -13,11 +13,11 @@
 
 use crate::events::Events;
 use crate::handlers;
+use crate::peer::PeerWatch;
 use crate::pubsub::{self, PubsubConfig};
 use crate::state::{Limits, ServerState};
 use crate::store::writer::{SyncMode, Writer};
 use crate::store::{Store, StoreConfig};
-use crate::transport::peer::PeerWatch;
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::path::Path;
 use std::pin::Pin;

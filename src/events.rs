@@ -15,7 +15,7 @@
 use crate::fanout::Fanout;
 use event_listener::{Event, EventListener};
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How many recent process transitions are kept for subscribers.
@@ -36,80 +36,8 @@ pub struct Transition {
     pub state: i32,
 }
 
-/// A change the writer made, published after its sync.
-#[derive(Debug, Clone)]
-pub enum Effect {
-    /// A process changed; `state` is its new state.
-    Process {
-        /// Process ID.
-        processid: String,
-        /// Its colony.
-        colony: String,
-        /// Its executor type.
-        executortype: String,
-        /// New state.
-        state: i32,
-        /// Whether it is now in an assign queue.
-        assignable: bool,
-    },
-    /// Assignments in a colony were resumed.
-    Resumed,
-    /// An entry was appended to channel `cid` at `pos` (durable once published).
-    ChannelAppended {
-        /// Channel ID.
-        cid: u64,
-        /// Position of the entry.
-        pos: u64,
-        /// The encoded subscription frame, if the channel had subscribers when it was written.
-        frame: Option<Vec<u8>>,
-    },
-    /// Channel `cid` stopped accepting appends (its process finished or was removed).
-    ChannelClosed {
-        /// Channel ID.
-        cid: u64,
-    },
-}
-
-/// Counters for metrics, all in one place.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// RPC requests answered.
-    pub requests: AtomicU64,
-    /// Operations committed by the writer.
-    pub writes: AtomicU64,
-    /// Syncs performed by the writer.
-    pub syncs: AtomicU64,
-    /// Total nanoseconds spent in syncs.
-    pub sync_nanos: AtomicU64,
-    /// Open client connections.
-    pub connections: AtomicUsize,
-    /// Connections refused because of the connection cap.
-    pub connections_refused: AtomicU64,
-    /// Writes refused because the disk was below the reserve (`--min-free-disk`).
-    pub disk_refusals: AtomicU64,
-    /// Assign requests long-polling now.
-    pub long_polls: AtomicUsize,
-    /// Assign long-polls refused by `--max-long-polls`.
-    pub long_polls_refused: AtomicU64,
-    /// Idle connections closed to make room for a new one at `--max-connections`.
-    pub connections_evicted: AtomicU64,
-    /// Assigns rolled back because the reply could not be delivered.
-    pub assign_rollbacks: AtomicU64,
-    /// Open WebSocket connections.
-    pub websockets: AtomicUsize,
-    /// Active subscriptions.
-    pub subscriptions: AtomicUsize,
-    /// Requests by payload type and status.
-    pub by_type: crate::metrics::RequestCounts,
-    /// Request latency.
-    pub request_latency: crate::metrics::Histogram,
-    /// Sync latency.
-    pub sync_latency: crate::metrics::Histogram,
-    /// Channel entries appended.
-    pub appends: AtomicU64,
-    /// Channel payload bytes appended.
-    pub append_bytes: AtomicU64,
-}
+pub use crate::metrics::Counters;
+pub use crate::store::writer::Effect;
 
 /// The shared event hub.
 pub struct Events {
@@ -122,6 +50,31 @@ pub struct Events {
     shutting_down: AtomicBool,
     /// Metrics counters.
     pub counters: Counters,
+}
+
+impl crate::store::writer::Sink for Events {
+    fn is_watched(&self, cid: u64) -> bool {
+        self.fanout.is_watched(cid)
+    }
+    fn deliver(&self, effects: &[Effect]) {
+        self.publish(effects);
+    }
+    fn synced(&self, took: std::time::Duration, acked: usize) {
+        let c = &self.counters;
+        c.sync_latency.observe(took);
+        c.syncs.fetch_add(1, Ordering::Relaxed);
+        c.sync_nanos.fetch_add(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        c.writes.fetch_add(acked as u64, Ordering::Relaxed);
+    }
+    fn disk_refused(&self) {
+        self.counters.disk_refusals.fetch_add(1, Ordering::Relaxed);
+    }
+    fn failed(&self) {
+        self.shutdown();
+    }
 }
 
 impl Default for Events {

@@ -1,15 +1,18 @@
 //! colonyd: a single-binary, ColonyOS-compatible server for edge devices.
 //!
-//! Module map (see ARCHITECTURE.md for the path of one request):
+//! Module map (see ARCHITECTURE.md for the layer rule and the path of one request):
 //!
 //! * [`protocol`]: wire types, envelopes, errors (no I/O)
 //! * [`crypto`]: keys, signatures, IDs
-//! * [`store`]: fjall keyspaces, record codec, key layout, the group-commit [`store::writer`]
+//! * [`store`]: fjall keyspaces, record codec, key layout, channel segments, the group-commit
+//!   [`store::writer`]
 //! * [`channels`]: durable channel logs in time-bucketed segment keyspaces
 //! * [`fanout`]: lock-free broadcast rings carrying durable entries to live subscribers
+//! * [`process`]: process records: creation and removal
 //! * [`lifecycle`]: process state machine and timeouts, run inside the writer
 //! * [`scheduler`]: which waiting process an executor gets
-//! * [`events`]: process events, shutdown, counters
+//! * [`events`]: the writer's sink: process events, channel fan-out, shutdown
+//! * [`peer`]: whether a long-polling client is still connected
 //! * [`auth`](crate::auth): roles (server owner, colony owner, member, executor)
 //! * [`handlers`]: one thin function per RPC
 //! * [`pubsub`]: `/pubsub` WebSocket subscriptions
@@ -35,6 +38,8 @@ pub mod handlers;
 pub mod lifecycle;
 pub mod metrics;
 pub mod notify;
+pub mod peer;
+pub mod process;
 pub mod protocol;
 pub mod pubsub;
 pub mod scheduler;

@@ -7,14 +7,16 @@
 
 use crate::protocol::json::RawJson;
 use crate::protocol::time::Timestamp;
-use crate::protocol::types::{attribute_type, state, Attribute, Executor, FunctionSpec, Process};
+use crate::protocol::types::{state, Attribute, Executor, FunctionSpec, Process};
 use crate::protocol::ApiError;
 use crate::scheduler::{self, Offer};
 use crate::store::keys;
 use crate::store::writer::Txn;
 
+pub use crate::process::{create, remove, NewProcess};
+pub use crate::protocol::types::state::name as state_name;
+
 const NS: i64 = 1_000_000_000;
-const DAY_NS: i64 = 86_400 * NS;
 
 /// Validates and normalizes a submitted spec (pure; callable before entering the writer).
 pub fn normalize_spec(spec: &mut FunctionSpec) -> Result<(), ApiError> {
@@ -55,71 +57,6 @@ pub fn normalize_spec(spec: &mut FunctionSpec) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// What a new process is made of.
-pub struct NewProcess<'a> {
-    /// Its ID (random).
-    pub processid: String,
-    /// Normalized spec.
-    pub spec: FunctionSpec,
-    /// Submitter ID.
-    pub initiatorid: &'a str,
-    /// Submitter name.
-    pub initiatorname: &'a str,
-    /// Graph it belongs to ("" if standalone).
-    pub processgraphid: &'a str,
-    /// Whether it waits for parents (workflow members with dependencies).
-    pub waitforparents: bool,
-    /// Parent process IDs.
-    pub parents: Vec<String>,
-    /// Child process IDs.
-    pub children: Vec<String>,
-}
-
-/// Creates a WAITING process (standalone or workflow member) with its channels.
-pub fn create(txn: &mut Txn<'_>, n: NewProcess<'_>) -> Result<Process, ApiError> {
-    let now = txn.now;
-    let spec = n.spec;
-    let pid = n.processid;
-    let attributes = spec
-        .env
-        .iter()
-        .map(|(k, v)| Attribute {
-            attributeid: crate::crypto::random_id(),
-            targetid: pid.clone(),
-            targetcolonyname: spec.conditions.colonyname.clone(),
-            targetprocessgraphid: n.processgraphid.to_string(),
-            state: 0,
-            attributetype: attribute_type::ENV,
-            key: k.clone(),
-            value: v.clone(),
-        })
-        .collect();
-    let waitdeadline = if spec.maxwaittime > 0 {
-        Timestamp(now.saturating_add(i64::from(spec.maxwaittime) * NS))
-    } else {
-        Timestamp(0)
-    };
-    let p = Process {
-        processid: pid,
-        initiatorid: n.initiatorid.to_string(),
-        initiatorname: n.initiatorname.to_string(),
-        prioritytime: now.saturating_sub(i64::from(spec.priority).saturating_mul(DAY_NS)),
-        submissiontime: Timestamp(now),
-        waitdeadline,
-        attributes,
-        spec,
-        waitforparents: n.waitforparents,
-        parents: n.parents,
-        children: n.children,
-        processgraphid: n.processgraphid.to_string(),
-        ..Process::default()
-    };
-    txn.put_process(None, &p);
-    let policy = txn.store.channel_policy.clone();
-    crate::channels::log::create_for_process(txn, &p.processid, &p.spec.channels, &policy)?;
-    Ok(p)
 }
 
 /// Creates a standalone WAITING process from a normalized spec.
@@ -427,17 +364,6 @@ pub fn add_attribute(
     Ok(a)
 }
 
-/// Removes a process and what it owns (attribute index entries, channels; logs stay, as
-/// upstream).
-pub fn remove(txn: &mut Txn<'_>, p: &Process) -> Result<(), ApiError> {
-    let reg = txn.store.registry.clone();
-    for a in &p.attributes {
-        txn.remove(&reg, keys::attribute(&a.attributeid));
-    }
-    txn.delete_process(p);
-    crate::channels::log::delete_process(txn, &p.processid)
-}
-
 /// Applies deadlines that have passed (spec §6.1 timeout loop). Returns how many fired.
 pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
     let now = txn.now;
@@ -521,16 +447,4 @@ fn update_function_stats(txn: &mut Txn<'_>, p: &Process) -> Result<(), ApiError>
     let reg = txn.store.registry.clone();
     txn.put(&reg, keys::function(&f.functionid), &f);
     Ok(())
-}
-
-/// Name of a state for messages.
-pub fn state_name(s: i32) -> &'static str {
-    match s {
-        state::WAITING => "waiting",
-        state::RUNNING => "running",
-        state::SUCCESS => "successful",
-        state::FAILED => "failed",
-        state::CANCELLED => "cancelled",
-        _ => "unknown",
-    }
 }

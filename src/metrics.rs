@@ -2,12 +2,53 @@
 //! counts by payload type and status, request and sync latency histograms, appends and bytes,
 //! syncs, connections and subscribers, processes by state, store size and RSS.
 
-use crate::state::ServerState;
+use crate::store::Store;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+/// Counters for metrics, all in one place.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// RPC requests answered.
+    pub requests: AtomicU64,
+    /// Operations committed by the writer.
+    pub writes: AtomicU64,
+    /// Syncs performed by the writer.
+    pub syncs: AtomicU64,
+    /// Total nanoseconds spent in syncs.
+    pub sync_nanos: AtomicU64,
+    /// Open client connections.
+    pub connections: AtomicUsize,
+    /// Connections refused because of the connection cap.
+    pub connections_refused: AtomicU64,
+    /// Writes refused because the disk was below the reserve (`--min-free-disk`).
+    pub disk_refusals: AtomicU64,
+    /// Assign requests long-polling now.
+    pub long_polls: AtomicUsize,
+    /// Assign long-polls refused by `--max-long-polls`.
+    pub long_polls_refused: AtomicU64,
+    /// Idle connections closed to make room for a new one at `--max-connections`.
+    pub connections_evicted: AtomicU64,
+    /// Assigns rolled back because the reply could not be delivered.
+    pub assign_rollbacks: AtomicU64,
+    /// Open WebSocket connections.
+    pub websockets: AtomicUsize,
+    /// Active subscriptions.
+    pub subscriptions: AtomicUsize,
+    /// Requests by payload type and status.
+    pub by_type: RequestCounts,
+    /// Request latency.
+    pub request_latency: Histogram,
+    /// Sync latency.
+    pub sync_latency: Histogram,
+    /// Channel entries appended.
+    pub appends: AtomicU64,
+    /// Channel payload bytes appended.
+    pub append_bytes: AtomicU64,
+}
 
 /// Histogram bucket bounds in seconds.
 pub const BUCKETS: [f64; 14] = [
@@ -89,8 +130,7 @@ fn gauge(out: &mut String, name: &str, help: &str, kind: &str, v: impl std::fmt:
 }
 
 /// The metrics page.
-pub fn render(state: &ServerState) -> String {
-    let c = &state.events.counters;
+pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
     let mut out = String::with_capacity(8192);
     let _ = writeln!(
         out,
@@ -208,7 +248,7 @@ pub fn render(state: &ServerState) -> String {
         "colonyd_fanout_channels",
         "channels with live subscribers",
         "gauge",
-        state.events.fanout.active(),
+        fanout_channels,
     );
     gauge(
         &mut out,
@@ -221,7 +261,6 @@ pub fn render(state: &ServerState) -> String {
         out,
         "# HELP colonyd_processes processes by colony and state\n# TYPE colonyd_processes gauge"
     );
-    let store = &state.store;
     if let Ok(colonies) = store.colonies() {
         for col in colonies {
             for (st, name) in [

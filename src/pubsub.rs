@@ -341,7 +341,7 @@ async fn subscribe_channel(
 ) -> Result<(), ApiError> {
     let m: SubscribeChannelMsg = parse(payload, "subscribechannelmsg")?;
     let store = &state.store;
-    crate::handlers::channels::authorize(store, &m.processid, &m.name, signer, "subscribe to")?;
+    crate::auth::channel(store, &m.processid, &m.name, signer, "subscribe to")?;
     let deadline = deadline_for(m.timeout, 30, cfg);
     let page_bytes = store.channel_policy.page_bytes;
     let mut meta = current_meta(state, &m.processid, &m.name)

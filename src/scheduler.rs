@@ -212,14 +212,12 @@ mod tests {
 
     #[test]
     fn named_and_open_queues_merge_in_priority_order() {
-        use crate::events::Events;
-        use crate::store::writer::{SyncMode, Writer};
+        use crate::store::writer::{NoSink, SyncMode, Writer};
         use crate::store::StoreConfig;
         use std::sync::Arc;
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&StoreConfig::new(dir.path())).unwrap());
-        let (w, h) =
-            Writer::start(store.clone(), Arc::new(Events::new()), SyncMode::Never).unwrap();
+        let (w, h) = Writer::start(store.clone(), Arc::new(NoSink), SyncMode::Never).unwrap();
         let submit = |names: Option<Vec<&str>>, priority: i32| {
             let mut spec = crate::protocol::types::FunctionSpec::default();
             spec.conditions.colonyname = "dev".into();
@@ -227,11 +225,18 @@ mod tests {
             spec.conditions.executornames =
                 names.map(|n| n.into_iter().map(String::from).collect());
             spec.priority = priority;
-            futures_lite::future::block_on(
-                w.run(move |txn| crate::lifecycle::submit(txn, spec, "i", "n")),
-            )
+            // a waiting process as the lifecycle writes it: priority days ahead in the queue
+            let p = Process {
+                processid: crate::crypto::random_id(),
+                prioritytime: -i64::from(priority) * 86_400_000_000_000,
+                spec,
+                ..Process::default()
+            };
+            futures_lite::future::block_on(w.run(move |txn| {
+                txn.put_process(None, &p);
+                Ok(p.processid)
+            }))
             .unwrap()
-            .processid
         };
         let open_low = submit(None, 0);
         let for_w1_high = submit(Some(vec!["w1", "w2"]), 5);

@@ -234,9 +234,9 @@ pub fn submit(
         };
         let pid = std::mem::take(&mut ids[i]);
         let is_root = parents[i].is_empty();
-        let p = crate::lifecycle::create(
+        let p = crate::process::create(
             txn,
-            crate::lifecycle::NewProcess {
+            crate::process::NewProcess {
                 processid: pid.clone(),
                 spec,
                 initiatorid,
@@ -355,7 +355,7 @@ pub fn cancel(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
     if state::is_final(g.state) {
         return Err(ApiError::bad_request(format!(
             "Failed to cancel workflow, it is already {}",
-            crate::lifecycle::state_name(g.state)
+            state::name(g.state)
         )));
     }
     let before = g.clone();
@@ -384,7 +384,7 @@ pub fn remove(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
 pub fn delete(txn: &mut Txn<'_>, g: &GraphRecord) -> Result<(), ApiError> {
     for pid in &g.processids {
         if let Some(p) = txn.process(pid)? {
-            crate::lifecycle::remove(txn, &p)?;
+            crate::process::remove(txn, &p)?;
         }
     }
     let idx = txn.store.index.clone();
@@ -464,9 +464,9 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
     txn.put_process(Some(&parent), &new_parent);
     let mut spec = req.spec;
     spec.conditions.colonyname = g.colonyname.clone();
-    let child = crate::lifecycle::create(
+    let child = crate::process::create(
         txn,
-        crate::lifecycle::NewProcess {
+        crate::process::NewProcess {
             processid: child_id,
             spec,
             initiatorid: &g.initiatorid,

@@ -24,6 +24,7 @@
 
 use super::ChannelPolicy;
 use crate::protocol::ApiError;
+use crate::store::segments::segment_key;
 use crate::store::writer::Txn;
 use crate::store::{decode, keys, Store};
 use fjall::Readable;
@@ -107,13 +108,6 @@ fn expiry_key(at: i64, cid: u64) -> Vec<u8> {
     let mut k = vec![b'x'];
     k.extend_from_slice(&keys::i64be(at));
     k.extend_from_slice(&cid.to_be_bytes());
-    k
-}
-
-/// `g‖seg`
-pub fn segment_key(seg: u32) -> Vec<u8> {
-    let mut k = vec![b'g'];
-    k.extend_from_slice(&seg.to_be_bytes());
     k
 }
 
@@ -226,10 +220,9 @@ pub fn append(
     txn.put(&chans, meta_key(pid, name), &meta);
     put_u64(txn, b"channel-bytes", total + len);
     let frame = txn
-        .fanout
         .is_watched(meta.cid)
         .then(|| super::wire::subscription_frame(std::iter::once(entry)));
-    txn.emit(crate::events::Effect::ChannelAppended {
+    txn.emit(crate::store::writer::Effect::ChannelAppended {
         cid: meta.cid,
         pos,
         frame,
@@ -272,12 +265,12 @@ pub fn close_process(txn: &mut Txn<'_>, pid: &str, policy: &ChannelPolicy) -> Re
         if m.closed_at != 0 {
             continue;
         }
-        txn.emit(crate::events::Effect::ChannelClosed { cid: m.cid });
+        txn.emit(crate::store::writer::Effect::ChannelClosed { cid: m.cid });
         // live subscribers first receive every entry: without retention the history stays
         // for a bounded grace period while the channel is watched (decisions.md)
         let keep_for = if policy.retention_ns > 0 {
             policy.retention_ns
-        } else if txn.fanout.is_watched(m.cid) {
+        } else if txn.is_watched(m.cid) {
             SUBSCRIBER_GRACE_NS
         } else {
             0
@@ -300,7 +293,7 @@ pub fn delete_process(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
         txn.store
             .scan(&txn.store.channels, &process_prefix(pid), usize::MAX)?;
     for m in metas {
-        txn.emit(crate::events::Effect::ChannelClosed { cid: m.cid });
+        txn.emit(crate::store::writer::Effect::ChannelClosed { cid: m.cid });
         delete(txn, &m)?;
     }
     Ok(())
@@ -333,7 +326,7 @@ pub fn drop_drained(
     let Some(m) = load(txn.store, pid, name)? else {
         return Ok(false);
     };
-    if policy.retention_ns > 0 || m.closed_at == 0 || txn.fanout.is_watched(m.cid) {
+    if policy.retention_ns > 0 || m.closed_at == 0 || txn.is_watched(m.cid) {
         return Ok(false);
     }
     delete(txn, &m)?;
@@ -546,28 +539,10 @@ pub fn maintain(
     Ok(false)
 }
 
-/// Reads the segment list recorded in the `channels` keyspace (at startup).
-pub fn recorded_segments(channels: &fjall::Keyspace) -> Result<Vec<(u32, i64)>, fjall::Error> {
-    let mut out = Vec::new();
-    for g in channels.prefix(b"g") {
-        let (k, v) = g.into_inner()?;
-        let id = k
-            .get(1..5)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(u32::from_be_bytes);
-        let created = <[u8; 8]>::try_from(v.as_ref()).ok().map(i64::from_be_bytes);
-        if let (Some(id), Some(created)) = (id, created) {
-            out.push((id, created));
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Events;
-    use crate::store::writer::{SyncMode, Writer};
+    use crate::store::writer::{NoSink, SyncMode, Writer};
     use crate::store::StoreConfig;
     use std::sync::Arc;
     use std::time::Duration;
@@ -579,8 +554,7 @@ mod tests {
         let mut cfg = StoreConfig::new(dir);
         cfg.channel_policy = policy.clone();
         let store = Arc::new(Store::open(&cfg).unwrap());
-        let (w, h) =
-            Writer::start(store.clone(), Arc::new(Events::new()), SyncMode::Always).unwrap();
+        let (w, h) = Writer::start(store.clone(), Arc::new(NoSink), SyncMode::Always).unwrap();
         (store, w, h)
     }
 

@@ -2,57 +2,23 @@
 //!
 //! * [`log`]: the log itself — metadata, entries, append, read, close, retention, and the key
 //!   layout of the `channels` keyspace and of segment keyspaces.
-//! * [`segments`]: the time-bucketed segment keyspaces that hold entries, rotation and
-//!   retirement.
+//! * [`segments`] (owned by the store, which opens them): the time-bucketed segment keyspaces
+//!   that hold entries, rotation and retirement.
 //!
 //! Appends go through the group-commit writer like every other write; readers see the log
 //! through the store's *durable snapshot* (taken after each sync), so an entry is visible only
 //! once it is durable (decisions.md).
 
 pub mod log;
-pub mod segments;
 pub mod wire;
+
+pub use crate::store::segments;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Channel limits and retention, all configurable.
-#[derive(Debug, Clone)]
-pub struct ChannelPolicy {
-    /// Largest payload of one entry in bytes.
-    pub max_payload: usize,
-    /// Most channels one process may declare.
-    pub max_channels: usize,
-    /// Most entries per channel (0 = no cap).
-    pub max_entries: u64,
-    /// Appends per second per process, all channels and senders (0 = no limit); bursts of
-    /// five seconds' worth are allowed.
-    pub rate_per_sec: u32,
-    /// Total bytes of channel payloads kept (0 = no budget).
-    pub disk_budget: u64,
-    /// How long a closed process's channels stay readable (0 = removed at close).
-    pub retention_ns: i64,
-    /// Age at which the current segment is replaced by a new one.
-    pub segment_ns: i64,
-    /// Most payload bytes one read or one backlog page returns (at least one entry).
-    pub page_bytes: usize,
-}
-
-impl Default for ChannelPolicy {
-    fn default() -> ChannelPolicy {
-        ChannelPolicy {
-            max_payload: 10 << 20,
-            max_channels: 100,
-            max_entries: 0,
-            rate_per_sec: 0,
-            disk_budget: 0,
-            retention_ns: 0,
-            segment_ns: 3600 * 1_000_000_000,
-            page_bytes: 8 << 20,
-        }
-    }
-}
+pub use crate::store::ChannelPolicy;
 
 /// Token-bucket rate limiter for channel appends, per process.
 #[derive(Default)]

@@ -8,7 +8,6 @@ use super::{empty, Ctx};
 use crate::auth;
 use crate::channels::log::{self, Entry};
 use crate::protocol::msgs::Message;
-use crate::protocol::types::Process;
 use crate::protocol::ApiError;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -111,36 +110,6 @@ impl Message for ReadMsg {
     }
 }
 
-/// Whether `signer` may use the channels of `p`: its submitter, or the executor it is
-/// assigned to (from assignment on; not after an execution timeout took it away).
-pub fn may_use(p: &Process, signer: &str) -> bool {
-    p.initiatorid == signer || (p.isassigned && p.assignedexecutorid == signer)
-}
-
-/// Common checks of append, read and subscribe: process, membership, declared channel,
-/// channel authorization. `verb` is `write to`, `read from` or `subscribe to`.
-pub fn authorize(
-    store: &crate::store::Store,
-    pid: &str,
-    name: &str,
-    signer: &str,
-    verb: &str,
-) -> Result<Process, ApiError> {
-    let p = store
-        .process(pid)?
-        .ok_or_else(|| ApiError::not_found("Process not found"))?;
-    auth::member(store, p.colony(), signer, true)?;
-    if !p.spec.channels.iter().any(|c| c == name) {
-        return Err(ApiError::not_found("Channel not found"));
-    }
-    if !may_use(&p, signer) {
-        return Err(ApiError::forbidden(format!(
-            "Not authorized to {verb} channel"
-        )));
-    }
-    Ok(p)
-}
-
 pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: AppendMsg = ctx.msg()?;
     let store = &ctx.state.store;
@@ -155,7 +124,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     if m.payload.0.len() > policy.max_payload {
         return Err(ApiError::too_large("message payload exceeds maximum size"));
     }
-    if !may_use(&p, &ctx.signer) {
+    if !auth::may_use_channels(&p, &ctx.signer) {
         return Err(ApiError::forbidden("Not authorized to write to channel"));
     }
     if !ctx
@@ -180,7 +149,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
         .run(move |txn| {
             // authorization again inside the writer: the process may have changed meanwhile
             let p = crate::lifecycle::load(txn, &pid, "append to channel")?;
-            if !may_use(&p, &signer) {
+            if !auth::may_use_channels(&p, &signer) {
                 return Err(ApiError::forbidden("Not authorized to write to channel"));
             }
             let entry = Entry {
@@ -204,7 +173,7 @@ pub async fn append(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
 pub fn read(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: ReadMsg = ctx.msg()?;
     let store = &ctx.state.store;
-    authorize(store, &m.processid, &m.name, &ctx.signer, "read from")?;
+    auth::channel(store, &m.processid, &m.name, &ctx.signer, "read from")?;
     let from = u64::try_from(m.afterseq).unwrap_or(0);
     let limit = usize::try_from(m.limit).unwrap_or(0);
     let snap = store.durable();

@@ -15,11 +15,11 @@ mod server;
 mod users;
 mod workflows;
 
+use crate::peer::PeerWatch;
 use crate::protocol::msgs::Message;
 use crate::protocol::types::executor_state;
 use crate::protocol::{ApiError, Reply, RequestEnvelope};
 use crate::state::ServerState;
-use crate::transport::peer::PeerWatch;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;

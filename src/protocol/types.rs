@@ -26,6 +26,17 @@ pub mod state {
     pub fn is_final(s: i32) -> bool {
         s == SUCCESS || s == FAILED || s == CANCELLED
     }
+    /// Name of a state for messages (upstream's words: "Tried to set failed process as …").
+    pub fn name(s: i32) -> &'static str {
+        match s {
+            WAITING => "waiting",
+            RUNNING => "running",
+            SUCCESS => "successful",
+            FAILED => "failed",
+            CANCELLED => "cancelled",
+            _ => "unknown",
+        }
+    }
 }
 
 /// Executor states (spec §5.2).
@@ -138,10 +149,10 @@ pub struct FunctionSpec {
     pub nodename: String,
     #[serde(deserialize_with = "lenient")]
     pub funcname: String,
-    /// Stored as sent; `null` goes out as `[]` (see [`wire_args`]).
+    /// Stored as sent; `null` goes out as `[]` (upstream normalizes it when a process is read).
     #[serde(serialize_with = "wire_args")]
     pub args: Option<Vec<RawJson>>,
-    /// Stored as sent; `null` goes out as `{}` (see [`wire_kwargs`]).
+    /// Stored as sent; `null` goes out as `{}`.
     #[serde(serialize_with = "wire_kwargs")]
     pub kwargs: RawJson,
     pub priority: i32,

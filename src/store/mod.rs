@@ -6,19 +6,56 @@
 //! thread, inside a [`writer::Txn`]. The key layout is documented in [`keys`].
 
 pub mod keys;
+pub mod segments;
 pub mod writer;
 
-use crate::channels::segments::Segments;
-use crate::channels::ChannelPolicy;
 use crate::protocol::types::{Colony, Executor, Function, Process, User};
 use crate::protocol::ApiError;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use segments::Segments;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Version byte written in front of every postcard record.
 pub const RECORD_VERSION: u8 = 1;
+
+/// Channel limits and retention, all configurable.
+#[derive(Debug, Clone)]
+pub struct ChannelPolicy {
+    /// Largest payload of one entry in bytes.
+    pub max_payload: usize,
+    /// Most channels one process may declare.
+    pub max_channels: usize,
+    /// Most entries per channel (0 = no cap).
+    pub max_entries: u64,
+    /// Appends per second per process, all channels and senders (0 = no limit); bursts of
+    /// five seconds' worth are allowed.
+    pub rate_per_sec: u32,
+    /// Total bytes of channel payloads kept (0 = no budget).
+    pub disk_budget: u64,
+    /// How long a closed process's channels stay readable (0 = removed at close).
+    pub retention_ns: i64,
+    /// Age at which the current segment is replaced by a new one.
+    pub segment_ns: i64,
+    /// Most payload bytes one read or one backlog page returns (at least one entry).
+    pub page_bytes: usize,
+}
+
+impl Default for ChannelPolicy {
+    fn default() -> ChannelPolicy {
+        ChannelPolicy {
+            max_payload: 10 << 20,
+            max_channels: 100,
+            max_entries: 0,
+            rate_per_sec: 0,
+            disk_budget: 0,
+            retention_ns: 0,
+            segment_ns: 3600 * 1_000_000_000,
+            page_bytes: 8 << 20,
+        }
+    }
+}
 
 /// Sizes handed to fjall (its defaults assume a large machine).
 #[derive(Debug, Clone)]
@@ -114,7 +151,7 @@ impl Store {
             })
         };
         let channels = ks("channels")?;
-        let recorded = crate::channels::log::recorded_segments(&channels)?;
+        let recorded = segments::recorded_segments(&channels)?;
         // a segment keyspace without a record was created by an operation that did not
         // complete: it holds nothing reachable
         for name in db.list_keyspace_names() {
@@ -362,7 +399,7 @@ impl Store {
         ];
         for id in self.segments.ids() {
             if let Some(ks) = self.segments.get(id) {
-                spaces.push((crate::channels::segments::name(id), ks));
+                spaces.push((segments::name(id), ks));
             }
         }
         let mut n = 0u64;

@@ -9,7 +9,7 @@
 //! bounded chunks, into the current segment (keeping their positions), then it is dropped.
 //!
 //! Segment keyspaces are named `seg-<8 hex digits>`; which exist is recorded in the `channels`
-//! keyspace (`g‖seg`), see [`super::log`] for the key layout.
+//! keyspace (`g‖seg`), see [`crate::channels::log`] for the key layout.
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use std::collections::BTreeMap;
@@ -18,6 +18,30 @@ use std::sync::RwLock;
 /// Keyspace name of segment `n`.
 pub fn name(n: u32) -> String {
     format!("seg-{n:08x}")
+}
+
+/// `g‖seg`
+pub fn segment_key(seg: u32) -> Vec<u8> {
+    let mut k = vec![b'g'];
+    k.extend_from_slice(&seg.to_be_bytes());
+    k
+}
+
+/// Reads the segment list recorded in the `channels` keyspace (at startup).
+pub fn recorded_segments(channels: &fjall::Keyspace) -> Result<Vec<(u32, i64)>, fjall::Error> {
+    let mut out = Vec::new();
+    for g in channels.prefix(b"g") {
+        let (k, v) = g.into_inner()?;
+        let id = k
+            .get(1..5)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes);
+        let created = <[u8; 8]>::try_from(v.as_ref()).ok().map(i64::from_be_bytes);
+        if let (Some(id), Some(created)) = (id, created) {
+            out.push((id, created));
+        }
+    }
+    Ok(out)
 }
 
 /// The open segment keyspaces, each with its creation time (ns).

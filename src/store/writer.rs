@@ -26,7 +26,6 @@
 //! two checks (another process filling the disk).
 
 use super::{decode, encode, keys, Store};
-use crate::events::{Effect, Events};
 use crate::protocol::types::Process;
 use crate::protocol::ApiError;
 use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
@@ -35,6 +34,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use std::time::Instant;
 
 /// Most operations committed under one sync.
@@ -52,6 +52,70 @@ pub enum SyncMode {
     Never,
 }
 
+/// A change the writer made, published after its sync.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// A process changed; `state` is its new state.
+    Process {
+        /// Process ID.
+        processid: String,
+        /// Its colony.
+        colony: String,
+        /// Its executor type.
+        executortype: String,
+        /// New state.
+        state: i32,
+        /// Whether it is now in an assign queue.
+        assignable: bool,
+    },
+    /// Assignments in a colony were resumed.
+    Resumed,
+    /// An entry was appended to channel `cid` at `pos` (durable once published).
+    ChannelAppended {
+        /// Channel ID.
+        cid: u64,
+        /// Position of the entry.
+        pos: u64,
+        /// The encoded subscription frame, if the channel had subscribers when it was written.
+        frame: Option<Vec<u8>>,
+    },
+    /// Channel `cid` stopped accepting appends (its process finished or was removed).
+    ChannelClosed {
+        /// Channel ID.
+        cid: u64,
+    },
+}
+
+/// Where the writer reports: which channels are watched (so an append encodes its frame only
+/// when someone listens), what changed (after the sync that made it durable), how syncs went,
+/// refusals and fatal failure. The server's event hub implements it; tools and tests use
+/// [`NoSink`]. Defined here so the store never imports the layers above it.
+pub trait Sink: Send + Sync {
+    /// Whether channel `cid` has live subscribers.
+    fn is_watched(&self, cid: u64) -> bool;
+    /// The group's changes, after the sync that made them durable.
+    fn deliver(&self, effects: &[Effect]);
+    /// A sync took `took` and acknowledged `acked` operations (0 if it failed).
+    fn synced(&self, took: Duration, acked: usize);
+    /// An operation was refused below the disk reserve.
+    fn disk_refused(&self);
+    /// A commit or sync failed: the server must stop.
+    fn failed(&self);
+}
+
+/// A sink that reports nowhere.
+pub struct NoSink;
+
+impl Sink for NoSink {
+    fn is_watched(&self, _cid: u64) -> bool {
+        false
+    }
+    fn deliver(&self, _effects: &[Effect]) {}
+    fn synced(&self, _took: Duration, _acked: usize) {}
+    fn disk_refused(&self) {}
+    fn failed(&self) {}
+}
+
 /// One operation's view: read the store, stage writes, record effects.
 pub struct Txn<'a> {
     /// The store (reads see every earlier operation).
@@ -65,8 +129,8 @@ pub struct Txn<'a> {
     /// Wall-clock time for this operation, strictly increasing across operations (unique
     /// timestamps for log keys).
     pub now: i64,
-    /// The live side of channels (which channels have subscribers).
-    pub fanout: &'a crate::fanout::Fanout,
+    /// Where the writer reports (which channels have subscribers).
+    sink: &'a dyn Sink,
     /// Records this operation staged in the `processes` keyspace (processes and workflow
     /// graphs; `None` = removed), so that an operation changing several of them (a workflow
     /// cascade, deadlines firing together, an executor's processes requeued) reads its own
@@ -114,6 +178,11 @@ impl Txn<'_> {
         self.batch.remove(ks, key);
     }
     /// Records an effect to publish after the sync.
+    /// Whether channel `cid` has live subscribers now.
+    pub fn is_watched(&self, cid: u64) -> bool {
+        self.sink.is_watched(cid)
+    }
+
     pub fn emit(&mut self, e: Effect) {
         self.effects.push(e);
     }
@@ -175,17 +244,17 @@ impl Writer {
     /// Starts the writer thread with no disk-space reserve.
     pub fn start(
         store: Arc<Store>,
-        events: Arc<Events>,
+        sink: Arc<dyn Sink>,
         mode: SyncMode,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
-        Writer::start_with_reserve(store, events, mode, 0)
+        Writer::start_with_reserve(store, sink, mode, 0)
     }
 
     /// Starts the writer thread; operations that add data are refused (507) while the store's
     /// filesystem has fewer than `min_free` bytes available.
     pub fn start_with_reserve(
         store: Arc<Store>,
-        events: Arc<Events>,
+        sink: Arc<dyn Sink>,
         mode: SyncMode,
         min_free: u64,
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
@@ -200,7 +269,7 @@ impl Writer {
                     min_free,
                     low: None,
                 };
-                run(&store, &events, mode, &rx, &f2, &mut space)
+                run(&store, sink.as_ref(), mode, &rx, &f2, &mut space)
             })?;
         Ok((Writer { tx, failed }, handle))
     }
@@ -308,7 +377,7 @@ fn human(bytes: u64) -> String {
 
 fn run(
     store: &Store,
-    events: &Events,
+    sink: &dyn Sink,
     mode: SyncMode,
     rx: &async_channel::Receiver<Job>,
     failed: &AtomicBool,
@@ -330,7 +399,7 @@ fn run(
                 removes: 0,
                 effects: Vec::new(),
                 now,
-                fanout: &events.fanout,
+                sink,
                 staged: HashMap::new(),
             };
             let (ok, completion) = job(&mut txn);
@@ -339,10 +408,7 @@ fn run(
                 completion(Ok(()));
             } else if let (Some(free), true) = (low, txn.inserts > txn.removes) {
                 // below the disk reserve: only operations that remove more than they add
-                events
-                    .counters
-                    .disk_refusals
-                    .fetch_add(1, Ordering::Relaxed);
+                sink.disk_refused();
                 completion(Err(space.refusal(free)));
             } else {
                 let Txn {
@@ -356,7 +422,7 @@ fn run(
                     Err(err) => {
                         tracing::error!(error = %err, "storage commit failed");
                         completion(Err(storage_failed()));
-                        fail(failed, events);
+                        fail(failed, sink);
                     }
                 }
             }
@@ -372,28 +438,23 @@ fn run(
             SyncMode::Always => store.db().persist(PersistMode::SyncData),
             SyncMode::Never => Ok(()),
         };
-        let c = &events.counters;
-        c.sync_latency.observe(started.elapsed());
-        c.syncs.fetch_add(1, Ordering::Relaxed);
-        c.sync_nanos.fetch_add(
-            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        let took = started.elapsed();
         match synced {
             Ok(()) => {
-                c.writes.fetch_add(pending.len() as u64, Ordering::Relaxed);
+                sink.synced(took, pending.len());
                 store.publish_durable();
-                events.publish(&effects);
+                sink.deliver(&effects);
                 for done in pending.drain(..) {
                     done(Ok(()));
                 }
             }
             Err(err) => {
+                sink.synced(took, 0);
                 tracing::error!(error = %err, "storage sync failed; refusing all further writes");
                 for done in pending.drain(..) {
                     done(Err(storage_failed()));
                 }
-                fail(failed, events);
+                fail(failed, sink);
             }
         }
         effects.clear();
@@ -411,7 +472,7 @@ fn run(
             removes: 0,
             effects: Vec::new(),
             now: last_now,
-            fanout: &events.fanout,
+            sink,
             staged: HashMap::new(),
         };
         let (_, completion) = job(&mut txn);
@@ -419,22 +480,38 @@ fn run(
     }
 }
 
-fn fail(failed: &AtomicBool, events: &Events) {
+fn fail(failed: &AtomicBool, sink: &dyn Sink) {
     failed.store(true, Ordering::SeqCst);
-    events.shutdown();
+    sink.failed();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::StoreConfig;
+    use std::sync::atomic::AtomicU64;
+
+    #[derive(Default)]
+    struct CountSyncs(AtomicU64);
+
+    impl Sink for CountSyncs {
+        fn is_watched(&self, _cid: u64) -> bool {
+            false
+        }
+        fn deliver(&self, _effects: &[Effect]) {}
+        fn synced(&self, _took: Duration, _acked: usize) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn disk_refused(&self) {}
+        fn failed(&self) {}
+    }
 
     #[test]
     fn concurrent_writes_are_serialized_and_durable() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&StoreConfig::new(dir.path())).unwrap());
-        let events = Arc::new(Events::new());
-        let (w, handle) = Writer::start(store.clone(), events.clone(), SyncMode::Always).unwrap();
+        let sink = Arc::new(CountSyncs::default());
+        let (w, handle) = Writer::start(store.clone(), sink.clone(), SyncMode::Always).unwrap();
         // 16 tasks × 50 read-modify-write increments of one counter: serialization means no
         // lost update.
         let tasks: Vec<_> = (0..16)
@@ -466,7 +543,7 @@ mod tests {
         }
         let v = store.meta.get(b"n").unwrap().unwrap();
         assert_eq!(u64::from_be_bytes(v.as_ref().try_into().unwrap()), 800);
-        let syncs = events.counters.syncs.load(Ordering::Relaxed);
+        let syncs = sink.0.load(Ordering::Relaxed);
         assert!((1..=800).contains(&syncs), "syncs = {syncs}");
         // a refused operation writes nothing
         let r: Result<(), ApiError> = futures_lite::future::block_on(w.run(|txn| {

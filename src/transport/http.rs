@@ -1,8 +1,8 @@
 //! Routing and the `/api` endpoint: CORS, body limits, the reply envelope on every error.
 
-use super::peer::PeerWatch;
 use super::HttpConfig;
 use crate::handlers::{self, Undelivered};
+use crate::peer::PeerWatch;
 use crate::protocol::{ApiError, Reply};
 use crate::state::ServerState;
 use bytes::Bytes;

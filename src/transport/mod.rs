@@ -12,14 +12,13 @@
 
 pub mod http;
 pub mod io;
-pub mod peer;
 pub mod tls;
 
+use crate::peer::PeerWatch;
 use crate::state::ServerState;
 use async_net::{TcpListener, TcpStream};
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 use io::{Activity, TimedIo};
-use peer::PeerWatch;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -300,7 +299,14 @@ pub async fn serve_metrics(listener: TcpListener, state: Arc<ServerState>) {
                         let (status, body) = if req.method() == hyper::Method::GET
                             && req.uri().path() == "/metrics"
                         {
-                            (200, crate::metrics::render(&st))
+                            (
+                                200,
+                                crate::metrics::render(
+                                    &st.events.counters,
+                                    &st.store,
+                                    st.events.fanout.active(),
+                                ),
+                            )
                         } else {
                             (404, "404 page not found".to_string())
                         };
