@@ -81,11 +81,149 @@ pub fn submit(
     )
 }
 
-/// Writes a changed process; a workflow member's graph follows (release, cascade, state).
-fn save(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result<(), ApiError> {
-    txn.put_process(Some(old), new);
-    if !new.processgraphid.is_empty() {
-        crate::workflows::member_changed(txn, old, new)?;
+/// A state change, with what it carries.
+pub enum Change {
+    /// WAITING → RUNNING on `executorid`; `input` is a workflow member's parents' output.
+    Assign {
+        /// The executor.
+        executorid: String,
+        /// Parents' output (workflow members).
+        input: Vec<RawJson>,
+    },
+    /// RUNNING → WAITING.
+    Requeue(Requeue),
+    /// RUNNING → SUCCESS, with the output if any.
+    Succeed(Option<Vec<RawJson>>),
+    /// → FAILED, with errors.
+    Fail(Vec<String>),
+    /// → CANCELLED.
+    Cancel,
+}
+
+/// Why a running process goes back to the queue.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    /// Its assign reply could not be delivered: as if never assigned.
+    Undelivered,
+    /// Its executor was removed: retries unchanged, times cleared, wait deadline afresh.
+    ExecutorRemoved,
+    /// Its execution deadline passed with retries left: one more retry.
+    Retry,
+}
+
+/// The one function that changes a process's state. Sets the state and every attribute's
+/// state, the times and deadlines, closes the channels of a finished process, updates the
+/// function statistics on success, writes the record (its index keys and the process event
+/// follow), and lets the workflow rules follow a member: the graph's counts and state,
+/// children released on success, and on failure the failure cascade, whose members go through
+/// this same function. Returns the new version.
+pub fn transition(txn: &mut Txn<'_>, old: &Process, change: Change) -> Result<Process, ApiError> {
+    apply(txn, old, change, true)
+}
+
+fn apply(
+    txn: &mut Txn<'_>,
+    old: &Process,
+    change: Change,
+    may_cascade: bool,
+) -> Result<Process, ApiError> {
+    let now = txn.now;
+    let mut p = old.clone();
+    match change {
+        Change::Assign { executorid, input } => {
+            p.set_state(state::RUNNING);
+            p.isassigned = true;
+            p.assignedexecutorid = executorid;
+            p.starttime = Timestamp(now);
+            p.execdeadline = if p.spec.maxexectime > 0 {
+                Timestamp(now.saturating_add(i64::from(p.spec.maxexectime) * NS))
+            } else {
+                Timestamp(0)
+            };
+            if !p.parents.is_empty() {
+                p.input = input;
+            }
+        }
+        Change::Requeue(why) => {
+            let starttime = p.starttime;
+            p.set_state(state::WAITING);
+            p.isassigned = false;
+            p.assignedexecutorid.clear();
+            p.starttime = Timestamp(0);
+            p.execdeadline = Timestamp(0);
+            if !p.parents.is_empty() {
+                // the next assignment gathers it again from the parents
+                p.input.clear();
+            }
+            match why {
+                Requeue::Undelivered => {}
+                Requeue::ExecutorRemoved => {
+                    p.endtime = Timestamp(0);
+                    p.waitforparents = false;
+                    p.waitdeadline = wait_deadline(&p, now);
+                }
+                Requeue::Retry => {
+                    // the failed attempt's start and end stay visible until the retry
+                    p.starttime = starttime;
+                    p.endtime = Timestamp(now);
+                    p.retries = p.retries.saturating_add(1);
+                    p.waitdeadline = wait_deadline(&p, now);
+                }
+            }
+        }
+        Change::Succeed(out) => {
+            if let Some(out) = out.filter(|o| !o.is_empty()) {
+                p.output = out;
+            }
+            p.set_state(state::SUCCESS);
+            p.endtime = Timestamp(now);
+            update_function_stats(txn, &p)?;
+        }
+        Change::Fail(errors) => {
+            p.set_state(state::FAILED);
+            p.endtime = Timestamp(now);
+            p.errors = errors;
+        }
+        Change::Cancel => {
+            p.set_state(state::CANCELLED);
+            p.endtime = Timestamp(now);
+        }
+    }
+    txn.put_process(Some(old), &p);
+    if state::is_final(p.state) {
+        let policy = txn.store.channel_policy.clone();
+        crate::channels::log::close_process(txn, &p.processid, &policy)?;
+    }
+    if !p.processgraphid.is_empty() {
+        crate::workflows::member_changed(txn, old, &p)?;
+        if may_cascade && p.state == state::FAILED && old.state != state::FAILED {
+            let unfinished =
+                crate::workflows::unfinished_members(txn, &p.processgraphid, &p.processid)?;
+            // a failed member fails every member still waiting or running
+            let why = format!(
+                "workflow member {} (process {}) failed",
+                p.spec.nodename, p.processid
+            );
+            for pid in unfinished {
+                if let Some(m) = txn.process(&pid)? {
+                    if m.state == state::WAITING || m.state == state::RUNNING {
+                        apply(txn, &m, Change::Fail(vec![why.clone()]), false)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// `cancelprocessgraphmsg`: cancels the graph's waiting and running members.
+pub fn cancel_workflow(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
+    for pid in crate::workflows::cancellable_members(txn, gid)? {
+        if let Some(m) = txn.process(&pid)? {
+            if m.state == state::WAITING || m.state == state::RUNNING {
+                apply(txn, &m, Change::Cancel, false)?;
+            }
+        }
     }
     Ok(())
 }
@@ -104,27 +242,17 @@ pub fn assign(
     let Some(old) = scheduler::select(txn.store, executor, offer)? else {
         return Ok(None);
     };
-    let mut p = old.clone();
-    p.set_state(state::RUNNING);
-    p.isassigned = true;
-    p.assignedexecutorid = executor.executorid.clone();
-    p.starttime = Timestamp(txn.now);
-    p.execdeadline = if p.spec.maxexectime > 0 {
-        Timestamp(txn.now.saturating_add(i64::from(p.spec.maxexectime) * NS))
-    } else {
-        Timestamp(0)
-    };
-    if !p.parents.is_empty() {
-        let mut input = Vec::new();
-        for parent in &p.parents {
-            if let Some(pp) = txn.process(parent)? {
-                input.extend(pp.output);
-            }
+    let mut input = Vec::new();
+    for parent in &old.parents {
+        if let Some(pp) = txn.process(parent)? {
+            input.extend(pp.output);
         }
-        p.input = input;
     }
-    save(txn, &old, &p)?;
-    Ok(Some(p))
+    let change = Change::Assign {
+        executorid: executor.executorid.clone(),
+        input,
+    };
+    transition(txn, &old, change).map(Some)
 }
 
 /// Undoes an assignment whose reply could not be delivered, if nothing happened since.
@@ -138,24 +266,8 @@ pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, Ap
     {
         return Ok(false);
     }
-    let mut p = cur.clone();
-    unassign(&mut p);
-    save(txn, &cur, &p)?;
+    transition(txn, &cur, Change::Requeue(Requeue::Undelivered))?;
     Ok(true)
-}
-
-/// Back to WAITING, assigned to no one: start time and execution deadline cleared, a workflow
-/// member's input cleared (the next assignment gathers it again from its parents). Retries,
-/// end time and wait deadline are the caller's to set.
-fn unassign(p: &mut Process) {
-    p.set_state(state::WAITING);
-    p.isassigned = false;
-    p.assignedexecutorid.clear();
-    p.starttime = Timestamp(0);
-    p.execdeadline = Timestamp(0);
-    if !p.parents.is_empty() {
-        p.input.clear();
-    }
 }
 
 /// A fresh wait deadline from `now`, if the spec sets one.
@@ -186,12 +298,7 @@ pub fn requeue_of_executor(txn: &mut Txn<'_>, executor: &Executor) -> Result<usi
         if old.state != state::RUNNING || old.assignedexecutorid != executor.executorid {
             continue;
         }
-        let mut p = old.clone();
-        unassign(&mut p);
-        p.endtime = Timestamp(0);
-        p.waitforparents = false;
-        p.waitdeadline = wait_deadline(&p, txn.now);
-        save(txn, &old, &p)?;
+        transition(txn, &old, Change::Requeue(Requeue::ExecutorRemoved))?;
         requeued += 1;
     }
     Ok(requeued)
@@ -243,15 +350,8 @@ pub fn close_successful(
             )))
         }
     }
-    let mut p = old.clone();
-    if let Some(out) = out.filter(|o| !o.is_empty()) {
-        p.output = out;
-    }
-    p.set_state(state::SUCCESS);
-    p.endtime = Timestamp(txn.now);
-    update_function_stats(txn, &p)?;
-    save(txn, &old, &p)?;
-    close_channels(txn, &p.processid)
+    transition(txn, &old, Change::Succeed(out))?;
+    Ok(())
 }
 
 /// `closefailedmsg`.
@@ -270,21 +370,8 @@ pub fn close_failed(
             state_name(old.state)
         )));
     }
-    fail(txn, old, errors)
-}
-
-fn fail(txn: &mut Txn<'_>, old: Process, errors: Vec<String>) -> Result<(), ApiError> {
-    let mut p = old.clone();
-    p.set_state(state::FAILED);
-    p.endtime = Timestamp(txn.now);
-    p.errors = errors;
-    save(txn, &old, &p)?;
-    close_channels(txn, &p.processid)
-}
-
-fn close_channels(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
-    let policy = txn.store.channel_policy.clone();
-    crate::channels::log::close_process(txn, pid, &policy)
+    transition(txn, &old, Change::Fail(errors))?;
+    Ok(())
 }
 
 /// `setoutputmsg`.
@@ -325,11 +412,8 @@ pub fn cancel(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
             state_name(old.state)
         )));
     }
-    let mut p = old.clone();
-    p.set_state(state::CANCELLED);
-    p.endtime = Timestamp(txn.now);
-    txn.put_process(Some(&old), &p);
-    close_channels(txn, &p.processid)
+    transition(txn, &old, Change::Cancel)?;
+    Ok(())
 }
 
 /// `addattributemsg`.
@@ -384,7 +468,8 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
             continue;
         };
         if kind == keys::DEADLINE_WAIT && old.state == state::WAITING && old.waitdeadline.0 == at {
-            fail(txn, old, vec!["Maximum waiting time limit exceeded".into()])?;
+            let errors = vec!["Maximum waiting time limit exceeded".into()];
+            transition(txn, &old, Change::Fail(errors))?;
             fired += 1;
         } else if kind == keys::DEADLINE_EXEC
             && old.state == state::RUNNING
@@ -392,23 +477,10 @@ pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
         {
             let max = old.spec.maxretries;
             if max > -1 && old.retries >= max {
-                fail(
-                    txn,
-                    old,
-                    vec!["Maximum execution time limit exceeded".into()],
-                )?;
+                let errors = vec!["Maximum execution time limit exceeded".into()];
+                transition(txn, &old, Change::Fail(errors))?;
             } else {
-                let mut p = old.clone();
-                let starttime = p.starttime;
-                unassign(&mut p);
-                // as before: the failed attempt's start and end stay visible until the retry
-                p.starttime = starttime;
-                p.endtime = Timestamp(now);
-                p.retries = p.retries.saturating_add(1);
-                if p.spec.maxwaittime > 0 {
-                    p.waitdeadline = wait_deadline(&p, now);
-                }
-                save(txn, &old, &p)?;
+                transition(txn, &old, Change::Requeue(Requeue::Retry))?;
             }
             fired += 1;
         }

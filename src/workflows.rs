@@ -258,8 +258,9 @@ pub fn submit(
     Ok(g)
 }
 
-/// Called by the lifecycle after a member changed from `old` to `new` (same batch): releases
-/// children, cascades a failure, and updates the graph's state.
+/// Called by the lifecycle after a member changed from `old` to `new` (same batch): updates
+/// the graph's counts and state and releases children on success. (The failure cascade is
+/// the lifecycle's: it fails [`unfinished_members`] through its one transition function.)
 pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result<(), ApiError> {
     let Some(mut g) = load_in(txn, &new.processgraphid)? else {
         return Ok(());
@@ -272,14 +273,37 @@ pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result
     if new.state == state::SUCCESS && old.state != state::SUCCESS {
         release_children(txn, new)?;
     }
-    if new.state == state::FAILED && old.state != state::FAILED {
-        cascade(txn, &mut g, new, state::FAILED)?;
-    }
     recompute(txn, &mut g);
     if g != before {
         save(txn, Some(&before), &g);
     }
     Ok(())
+}
+
+/// Members of graph `gid` still WAITING or RUNNING, except `skip`.
+pub fn unfinished_members(txn: &Txn<'_>, gid: &str, skip: &str) -> Result<Vec<String>, ApiError> {
+    match load_in(txn, gid)? {
+        Some(g) => unfinished(txn, &g, skip),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn unfinished(txn: &Txn<'_>, g: &GraphRecord, skip: &str) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    if g.counts[count(state::WAITING)] == 0 && g.counts[count(state::RUNNING)] == 0 {
+        return Ok(out);
+    }
+    for pid in &g.processids {
+        if pid == skip {
+            continue;
+        }
+        if let Some(m) = txn.process(pid)? {
+            if m.state == state::WAITING || m.state == state::RUNNING {
+                out.push(m.processid);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Makes every child whose parents have all succeeded assignable (wakes executors through the
@@ -313,60 +337,17 @@ fn release_children(txn: &mut Txn<'_>, parent: &Process) -> Result<(), ApiError>
     Ok(())
 }
 
-/// Ends every unfinished member (WAITING or RUNNING) with `to` (FAILED or CANCELLED); finished
-/// members keep their state.
-fn cascade(
-    txn: &mut Txn<'_>,
-    g: &mut GraphRecord,
-    cause: &Process,
-    to: i32,
-) -> Result<(), ApiError> {
-    for pid in g.processids.clone() {
-        if pid == cause.processid {
-            continue;
-        }
-        let Some(m) = txn.process(&pid)? else {
-            continue;
-        };
-        if m.state != state::WAITING && m.state != state::RUNNING {
-            continue;
-        }
-        let mut n = m.clone();
-        n.set_state(to);
-        n.endtime = Timestamp(txn.now);
-        if to == state::FAILED {
-            n.errors = vec![format!(
-                "workflow member {} (process {}) failed",
-                cause.spec.nodename, cause.processid
-            )];
-        }
-        txn.put_process(Some(&m), &n);
-        g.counts[count(m.state)] = g.counts[count(m.state)].saturating_sub(1);
-        g.counts[count(to)] += 1;
-        let policy = txn.store.channel_policy.clone();
-        crate::channels::log::close_process(txn, &pid, &policy)?;
-    }
-    Ok(())
-}
-
-/// `cancelprocessgraphmsg`: cancels the waiting and running members.
-pub fn cancel(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
-    let mut g = load_in(txn, gid)?.ok_or_else(|| not_found(gid))?;
+/// `cancelprocessgraphmsg`: the members to cancel (WAITING or RUNNING); the lifecycle cancels
+/// them. Refused for a finished graph.
+pub fn cancellable_members(txn: &Txn<'_>, gid: &str) -> Result<Vec<String>, ApiError> {
+    let g = load_in(txn, gid)?.ok_or_else(|| not_found(gid))?;
     if state::is_final(g.state) {
         return Err(ApiError::bad_request(format!(
             "Failed to cancel workflow, it is already {}",
             state::name(g.state)
         )));
     }
-    let before = g.clone();
-    let marker = Process {
-        processid: String::new(),
-        ..Process::default()
-    };
-    cascade(txn, &mut g, &marker, state::CANCELLED)?;
-    recompute(txn, &mut g);
-    save(txn, Some(&before), &g);
-    Ok(())
+    unfinished(txn, &g, "")
 }
 
 /// `removeprocessgraphmsg`: deletes the graph, its processes and their channels (logs stay).

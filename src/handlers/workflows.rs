@@ -288,7 +288,7 @@ pub async fn cancel(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     load_graph(ctx, &m.processgraphid)?;
     ctx.state
         .writer
-        .run(move |txn| workflows::cancel(txn, &m.processgraphid))
+        .run(move |txn| lifecycle::cancel_workflow(txn, &m.processgraphid))
         .await?;
     empty()
 }
