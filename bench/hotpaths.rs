@@ -4,7 +4,6 @@
 //! 100 000 waiting processes. `cargo bench --bench hotpaths`; see bench/README.md.
 
 use colonyd::channels::log::{self as chlog, Entry};
-use colonyd::channels::ChannelPolicy;
 use colonyd::crypto::{self, PrivateKey};
 use colonyd::events::Events;
 use colonyd::fanout::ring::{Read, Ring};
@@ -12,6 +11,7 @@ use colonyd::protocol::types::{Executor, FunctionSpec, Process};
 use colonyd::protocol::RequestEnvelope;
 use colonyd::scheduler::{self, Offer};
 use colonyd::store::writer::{SyncMode, Txn, Writer};
+use colonyd::store::ChannelPolicy;
 use colonyd::store::{Store, StoreConfig};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;

@@ -39,7 +39,7 @@ pub struct Config {
     /// Executor threads (`--threads`).
     pub threads: usize,
     /// Channel limits and retention.
-    pub channels: crate::channels::ChannelPolicy,
+    pub channels: crate::store::ChannelPolicy,
     /// WebSocket limits.
     pub pubsub: crate::pubsub::PubsubConfig,
     /// Metrics listener (`--metrics-listen`), off when unset.
@@ -228,10 +228,10 @@ impl Config {
                 None => Ok(default),
             }
         };
-        let cd = crate::channels::ChannelPolicy::default();
+        let cd = crate::store::ChannelPolicy::default();
         let max_payload = size("--max-payload", cd.max_payload as u64)?;
         let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        let channels = crate::channels::ChannelPolicy {
+        let channels = crate::store::ChannelPolicy {
             max_payload: usize::try_from(max_payload).unwrap_or(usize::MAX),
             max_channels: usize::try_from(num("--max-channels", cd.max_channels as u64)?)
                 .unwrap_or(usize::MAX),

@@ -36,8 +36,8 @@ pub struct Transition {
     pub state: i32,
 }
 
-pub use crate::metrics::Counters;
-pub use crate::store::writer::Effect;
+use crate::metrics::Counters;
+use crate::store::writer::Effect;
 
 /// The shared event hub.
 pub struct Events {

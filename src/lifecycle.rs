@@ -13,8 +13,7 @@ use crate::scheduler::{self, Offer};
 use crate::store::keys;
 use crate::store::writer::Txn;
 
-pub use crate::process::{create, remove, NewProcess};
-pub use crate::protocol::types::state::name as state_name;
+use crate::process::{create, wait_deadline, NewProcess};
 
 const NS: i64 = 1_000_000_000;
 
@@ -160,14 +159,14 @@ fn apply(
                 Requeue::ExecutorRemoved => {
                     p.endtime = Timestamp(0);
                     p.waitforparents = false;
-                    p.waitdeadline = wait_deadline(&p, now);
+                    p.waitdeadline = wait_deadline(&p.spec, now);
                 }
                 Requeue::Retry => {
                     // the failed attempt's start and end stay visible until the retry
                     p.starttime = starttime;
                     p.endtime = Timestamp(now);
                     p.retries = p.retries.saturating_add(1);
-                    p.waitdeadline = wait_deadline(&p, now);
+                    p.waitdeadline = wait_deadline(&p.spec, now);
                 }
             }
         }
@@ -204,12 +203,8 @@ fn apply(
                 "workflow member {} (process {}) failed",
                 p.spec.nodename, p.processid
             );
-            for pid in unfinished {
-                if let Some(m) = txn.process(&pid)? {
-                    if m.state == state::WAITING || m.state == state::RUNNING {
-                        apply(txn, &m, Change::Fail(vec![why.clone()]), false)?;
-                    }
-                }
+            for m in unfinished {
+                apply(txn, &m, Change::Fail(vec![why.clone()]), false)?;
             }
         }
     }
@@ -218,12 +213,8 @@ fn apply(
 
 /// `cancelprocessgraphmsg`: cancels the graph's waiting and running members.
 pub fn cancel_workflow(txn: &mut Txn<'_>, gid: &str) -> Result<(), ApiError> {
-    for pid in crate::workflows::cancellable_members(txn, gid)? {
-        if let Some(m) = txn.process(&pid)? {
-            if m.state == state::WAITING || m.state == state::RUNNING {
-                apply(txn, &m, Change::Cancel, false)?;
-            }
-        }
+    for m in crate::workflows::cancellable_members(txn, gid)? {
+        apply(txn, &m, Change::Cancel, false)?;
     }
     Ok(())
 }
@@ -270,29 +261,25 @@ pub fn rollback_assign(txn: &mut Txn<'_>, assigned: &Process) -> Result<bool, Ap
     Ok(true)
 }
 
-/// A fresh wait deadline from `now`, if the spec sets one.
-fn wait_deadline(p: &Process, now: i64) -> Timestamp {
-    if p.spec.maxwaittime > 0 {
-        Timestamp(now.saturating_add(i64::from(p.spec.maxwaittime) * NS))
-    } else {
-        Timestamp(0)
-    }
-}
-
 /// Puts every process `executor` is running back to WAITING, unassigned, for another executor
 /// of the colony (`removeexecutormsg`, re-registration; upstream's `RemoveExecutorByName`):
 /// retries unchanged, start and end times and the execution deadline cleared, the wait
 /// deadline (if the spec has one) counted afresh from now. A workflow member waits for nothing
 /// else: its parents had all succeeded when it was assigned. Returns how many were requeued.
 pub fn requeue_of_executor(txn: &mut Txn<'_>, executor: &Executor) -> Result<usize, ApiError> {
-    let running = txn.store.processes_by_index(
-        &keys::by_state(&executor.colonyname, state::RUNNING),
-        usize::MAX,
-        false,
-    )?;
+    let mut running = Vec::new();
+    for g in txn
+        .store
+        .index
+        .prefix(keys::by_state(&executor.colonyname, state::RUNNING))
+    {
+        if let Some(pid) = keys::trailing_pid(&g.key()?) {
+            running.push(pid);
+        }
+    }
     let mut requeued = 0;
-    for r in running {
-        let Some(old) = txn.process(&r.processid)? else {
+    for pid in running {
+        let Some(old) = txn.process(&pid)? else {
             continue;
         };
         if old.state != state::RUNNING || old.assignedexecutorid != executor.executorid {
@@ -346,7 +333,7 @@ pub fn close_successful(
         s => {
             return Err(ApiError::bad_request(format!(
                 "Tried to set {} process as successful",
-                state_name(s)
+                state::name(s)
             )))
         }
     }
@@ -367,7 +354,7 @@ pub fn close_failed(
     if state::is_final(old.state) {
         return Err(ApiError::bad_request(format!(
             "Tried to set {} process as failed",
-            state_name(old.state)
+            state::name(old.state)
         )));
     }
     transition(txn, &old, Change::Fail(errors))?;
@@ -409,7 +396,7 @@ pub fn cancel(txn: &mut Txn<'_>, pid: &str) -> Result<(), ApiError> {
     if state::is_final(old.state) {
         return Err(ApiError::bad_request(format!(
             "Failed to cancel process, it is already {}",
-            state_name(old.state)
+            state::name(old.state)
         )));
     }
     transition(txn, &old, Change::Cancel)?;
@@ -424,7 +411,6 @@ pub fn add_attribute(
 ) -> Result<Attribute, ApiError> {
     let op = "add attribute";
     let old = txn
-        .store
         .process(&a.targetid)?
         .ok_or_else(|| ApiError::not_found("Failed to add attribute, target process not found"))?;
     require_assigned_to(&old, signer, op)?;

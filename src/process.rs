@@ -50,11 +50,7 @@ pub fn create(txn: &mut Txn<'_>, n: NewProcess<'_>) -> Result<Process, ApiError>
             value: v.clone(),
         })
         .collect();
-    let waitdeadline = if spec.maxwaittime > 0 {
-        Timestamp(now.saturating_add(i64::from(spec.maxwaittime) * NS))
-    } else {
-        Timestamp(0)
-    };
+    let waitdeadline = wait_deadline(&spec, now);
     let p = Process {
         processid: pid,
         initiatorid: n.initiatorid.to_string(),
@@ -85,4 +81,13 @@ pub fn remove(txn: &mut Txn<'_>, p: &Process) -> Result<(), ApiError> {
     }
     txn.delete_process(p);
     crate::channels::log::delete_process(txn, &p.processid)
+}
+
+/// The wait deadline of a process entering the queue at `now`, if its spec sets one.
+pub fn wait_deadline(spec: &FunctionSpec, now: i64) -> Timestamp {
+    if spec.maxwaittime > 0 {
+        Timestamp(now.saturating_add(i64::from(spec.maxwaittime) * NS))
+    } else {
+        Timestamp(0)
+    }
 }

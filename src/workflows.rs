@@ -280,15 +280,15 @@ pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result
     Ok(())
 }
 
-/// Members of graph `gid` still WAITING or RUNNING, except `skip`.
-pub fn unfinished_members(txn: &Txn<'_>, gid: &str, skip: &str) -> Result<Vec<String>, ApiError> {
+/// Members of graph `gid` still WAITING or RUNNING, except `skip`, as this operation left them.
+pub fn unfinished_members(txn: &Txn<'_>, gid: &str, skip: &str) -> Result<Vec<Process>, ApiError> {
     match load_in(txn, gid)? {
         Some(g) => unfinished(txn, &g, skip),
         None => Ok(Vec::new()),
     }
 }
 
-fn unfinished(txn: &Txn<'_>, g: &GraphRecord, skip: &str) -> Result<Vec<String>, ApiError> {
+fn unfinished(txn: &Txn<'_>, g: &GraphRecord, skip: &str) -> Result<Vec<Process>, ApiError> {
     let mut out = Vec::new();
     if g.counts[count(state::WAITING)] == 0 && g.counts[count(state::RUNNING)] == 0 {
         return Ok(out);
@@ -299,7 +299,7 @@ fn unfinished(txn: &Txn<'_>, g: &GraphRecord, skip: &str) -> Result<Vec<String>,
         }
         if let Some(m) = txn.process(pid)? {
             if m.state == state::WAITING || m.state == state::RUNNING {
-                out.push(m.processid);
+                out.push(m);
             }
         }
     }
@@ -339,7 +339,7 @@ fn release_children(txn: &mut Txn<'_>, parent: &Process) -> Result<(), ApiError>
 
 /// `cancelprocessgraphmsg`: the members to cancel (WAITING or RUNNING); the lifecycle cancels
 /// them. Refused for a finished graph.
-pub fn cancellable_members(txn: &Txn<'_>, gid: &str) -> Result<Vec<String>, ApiError> {
+pub fn cancellable_members(txn: &Txn<'_>, gid: &str) -> Result<Vec<Process>, ApiError> {
     let g = load_in(txn, gid)?.ok_or_else(|| not_found(gid))?;
     if state::is_final(g.state) {
         return Err(ApiError::bad_request(format!(
@@ -394,7 +394,6 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
     let mut g = load_in(txn, req.processgraphid)?.ok_or_else(|| not_found(req.processgraphid))?;
     let bad = |m: &str| ApiError::bad_request(format!("Failed to add child, {m}"));
     let parent = txn
-        .store
         .process(req.parentprocessid)?
         .ok_or_else(|| bad("parent process not found"))?;
     if parent.processgraphid != g.processgraphid {
@@ -428,7 +427,6 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
         new_parent.children.push(child_id.clone());
         if !req.childprocessid.is_empty() {
             let old = txn
-                .store
                 .process(req.childprocessid)?
                 .filter(|p| p.processgraphid == g.processgraphid)
                 .ok_or_else(|| bad("childprocessid is not a member of this workflow"))?;

@@ -22,10 +22,10 @@
 //! never reused, so deleting a channel is O(1) in metadata: its entries become unreachable at
 //! once, and their bytes go when their segment is dropped.
 
-use super::ChannelPolicy;
 use crate::protocol::ApiError;
 use crate::store::segments::segment_key;
 use crate::store::writer::Txn;
+use crate::store::ChannelPolicy;
 use crate::store::{decode, keys, Store};
 use fjall::Readable;
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //!
 //! * [`log`]: the log itself — metadata, entries, append, read, close, retention, and the key
 //!   layout of the `channels` keyspace and of segment keyspaces.
-//! * [`segments`] (owned by the store, which opens them): the time-bucketed segment keyspaces
+//! * [`crate::store::segments`] (opened by the store): the time-bucketed segment keyspaces
 //!   that hold entries, rotation and retirement.
 //!
 //! Appends go through the group-commit writer like every other write; readers see the log
@@ -12,13 +12,9 @@
 pub mod log;
 pub mod wire;
 
-pub use crate::store::segments;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
-
-pub use crate::store::ChannelPolicy;
 
 /// Token-bucket rate limiter for channel appends, per process.
 #[derive(Default)]

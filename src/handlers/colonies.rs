@@ -83,7 +83,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                 }
             }
             for p in store.processes_by_index(&keys::by_state_all(&name), usize::MAX, false)? {
-                crate::lifecycle::remove(txn, &p)?;
+                crate::process::remove(txn, &p)?;
             }
             let logs = store.logs.clone();
             for g in store.logs.prefix(keys::logs_of_colony(&name)) {

@@ -342,7 +342,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                     "Failed to remove process, process is running",
                 ));
             }
-            lifecycle::remove(txn, &p)
+            crate::process::remove(txn, &p)
         })
         .await?;
     empty()
@@ -384,7 +384,7 @@ pub async fn remove_all(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
                     )?;
                     let mut n = 0;
                     for p in ps.iter().filter(|p| p.processgraphid.is_empty()) {
-                        lifecycle::remove(txn, p)?;
+                        crate::process::remove(txn, p)?;
                         n += 1;
                     }
                     Ok(n)
@@ -463,7 +463,7 @@ pub async fn pause(ctx: &mut Ctx<'_>, paused: bool) -> Result<Vec<u8>, ApiError>
                 txn.put_raw(&reg, keys::paused(&m.colonyname), Vec::new());
             } else {
                 txn.remove(&reg, keys::paused(&m.colonyname));
-                txn.emit(crate::events::Effect::Resumed);
+                txn.emit(crate::store::writer::Effect::Resumed);
             }
             Ok(())
         })

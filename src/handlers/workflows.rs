@@ -187,13 +187,10 @@ pub async fn submit(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
 
 pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     let m: GraphIdMsg = ctx.msg()?;
-    if workflows::load(&ctx.state.store, &m.processgraphid)?.is_none() {
-        // upstream's answer for an unknown graph
-        return Err(ApiError::internal(
-            "Failed to get processgraph, graph is nil",
-        ));
-    }
-    let g = load_graph(ctx, &m.processgraphid)?;
+    // upstream's answer for an unknown graph
+    let g = workflows::load(&ctx.state.store, &m.processgraphid)?
+        .ok_or_else(|| ApiError::internal("Failed to get processgraph, graph is nil"))?;
+    auth::member(&ctx.state.store, &g.colonyname, &ctx.signer, true)?;
     json(&graph_json(&ctx.state.store, &g, true)?)
 }
 
