@@ -21,14 +21,14 @@ use crate::channels::log::{self as chlog, ChannelMeta};
 use crate::channels::wire;
 use crate::events::Transition;
 use crate::fanout::ring::Read;
+use crate::protocol::msgs::{ChannelCursorMsg, SubscribeProcessMsg};
 use crate::protocol::types::{state as pstate, Process};
-use crate::protocol::{ApiError, Reply, RequestEnvelope};
+use crate::protocol::{ApiError, Endpoint, PayloadType, Reply, Request, RequestEnvelope};
 use crate::state::ServerState;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::WebSocketStream;
 use futures_lite::{AsyncRead, AsyncWrite, FutureExt, StreamExt};
-use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -237,13 +237,11 @@ async fn subscription(state: &Arc<ServerState>, frame: &[u8], out: &Outbox, cfg:
             return;
         }
     };
-    let kind = env.payloadtype.as_str();
-    if !matches!(
-        kind,
-        "subscribechannelmsg" | "subscribeprocessmsg" | "subscribeprocessesmsg"
-    ) {
+    let Some(pt) =
+        PayloadType::from_name(&env.payloadtype).filter(|pt| pt.endpoint() == Endpoint::Pubsub)
+    else {
         return; // other payload types are ignored on /pubsub, as upstream
-    }
+    };
     let signer = match state
         .signers
         .recover(env.payload.as_bytes(), &env.signature)
@@ -254,75 +252,21 @@ async fn subscription(state: &Arc<ServerState>, frame: &[u8], out: &Outbox, cfg:
             return;
         }
     };
-    let payload = match env.decode_payload() {
-        Ok(p) => p,
-        Err(e) => {
-            emit_error(out, &e).await;
-            return;
+    let request = env
+        .decode_payload()
+        .and_then(|json| Request::decode(pt, &json));
+    let result = match request {
+        Ok(Request::SubscribeChannel(m)) => subscribe_channel(state, &signer, m, out, cfg).await,
+        Ok(Request::SubscribeProcess(m)) => subscribe_process(state, &signer, m, out, cfg).await,
+        Ok(Request::SubscribeProcesses(m)) => {
+            subscribe_processes(state, &signer, m, out, cfg).await
         }
-    };
-    let result = match kind {
-        "subscribechannelmsg" => subscribe_channel(state, &signer, &payload, out, cfg).await,
-        "subscribeprocessmsg" => subscribe_process(state, &signer, &payload, out, cfg).await,
-        _ => subscribe_processes(state, &signer, &payload, out, cfg).await,
+        // filtered above: every other request is served on /api
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
     };
     if let Err(e) = result {
         emit_error(out, &e).await;
-    }
-}
-
-fn parse<T>(payload: &[u8], kind: &str) -> Result<T, ApiError>
-where
-    T: for<'de> Deserialize<'de> + HasMsgType,
-{
-    let m: T = serde_json::from_slice(payload).map_err(|e| {
-        ApiError::bad_request(format!("Failed to handle {kind}, invalid JSON: {e}"))
-    })?;
-    if m.msgtype() != kind {
-        return Err(ApiError::bad_request(format!(
-            "Failed to handle {kind}, msg.MsgType does not match payloadType"
-        )));
-    }
-    Ok(m)
-}
-
-trait HasMsgType {
-    fn msgtype(&self) -> &str;
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SubscribeChannelMsg {
-    msgtype: String,
-    #[serde(alias = "processId")]
-    processid: String,
-    #[serde(alias = "channelname", alias = "channel")]
-    name: String,
-    #[serde(alias = "afterSeq", alias = "afterindex", alias = "afterIndex")]
-    afterseq: i64,
-    timeout: i64,
-}
-
-impl HasMsgType for SubscribeChannelMsg {
-    fn msgtype(&self) -> &str {
-        &self.msgtype
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct SubscribeProcessMsg {
-    msgtype: String,
-    processid: String,
-    colonyname: String,
-    executortype: String,
-    state: i32,
-    timeout: i64,
-}
-
-impl HasMsgType for SubscribeProcessMsg {
-    fn msgtype(&self) -> &str {
-        &self.msgtype
     }
 }
 
@@ -335,11 +279,10 @@ fn deadline_for(timeout: i64, default: i64, cfg: &PubsubConfig) -> Instant {
 async fn subscribe_channel(
     state: &Arc<ServerState>,
     signer: &str,
-    payload: &[u8],
+    m: ChannelCursorMsg,
     out: &Outbox,
     cfg: &PubsubConfig,
 ) -> Result<(), ApiError> {
-    let m: SubscribeChannelMsg = parse(payload, "subscribechannelmsg")?;
     let store = &state.store;
     crate::auth::channel(store, &m.processid, &m.name, signer, "subscribe to")?;
     let deadline = deadline_for(m.timeout, 30, cfg);
@@ -500,11 +443,10 @@ async fn keep_waiting(
 async fn subscribe_process(
     state: &Arc<ServerState>,
     signer: &str,
-    payload: &[u8],
+    m: SubscribeProcessMsg,
     out: &Outbox,
     cfg: &PubsubConfig,
 ) -> Result<(), ApiError> {
-    let m: SubscribeProcessMsg = parse(payload, "subscribeprocessmsg")?;
     let store = &state.store;
     // transitions after this point are seen by the loop below
     let mut cursor = state.events.transition_seq();
@@ -543,11 +485,10 @@ async fn subscribe_process(
 async fn subscribe_processes(
     state: &Arc<ServerState>,
     signer: &str,
-    payload: &[u8],
+    m: SubscribeProcessMsg,
     out: &Outbox,
     cfg: &PubsubConfig,
 ) -> Result<(), ApiError> {
-    let m: SubscribeProcessMsg = parse(payload, "subscribeprocessesmsg")?;
     auth::approved_executor(&state.store, &m.colonyname, signer)?;
     let deadline = deadline_for(m.timeout, 0, cfg);
     let mut cursor = state.events.transition_seq();

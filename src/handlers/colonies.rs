@@ -7,8 +7,7 @@ use crate::protocol::types::{executor_state, state, Statistics};
 use crate::protocol::ApiError;
 use crate::store::{keys, Store};
 
-pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddColonyMsg = ctx.msg()?;
+pub async fn add(ctx: &mut Ctx<'_>, m: AddColonyMsg) -> Result<Vec<u8>, ApiError> {
     auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
     let colony = m
         .colony
@@ -38,8 +37,7 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&colony)
 }
 
-pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub async fn remove(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
     let name = m.colonyname;
     ctx.state
@@ -104,14 +102,12 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let _: EmptyMsg = ctx.msg()?;
+pub fn list(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
     auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
     json(&ctx.state.store.colonies()?)
 }
 
-pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub fn get(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, true)?;
     let c = ctx.state.store.colony(&m.colonyname)?.ok_or_else(|| {
         ApiError::not_found(format!("Colony with name <{}> not found", m.colonyname))
@@ -119,8 +115,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&c)
 }
 
-pub fn stats(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub fn stats(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     if store.colony(&m.colonyname)?.is_none() {
         return Err(ApiError::bad_request(format!(
@@ -137,8 +132,7 @@ pub fn stats(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&s)
 }
 
-pub fn server_stats(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let _: EmptyMsg = ctx.msg()?;
+pub fn server_stats(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
     auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
     let store = &ctx.state.store;
     let mut s = Statistics::default();

@@ -13,8 +13,7 @@ use crate::protocol::ApiError;
 use crate::store::keys;
 use crate::store::writer::Txn;
 
-pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddExecutorMsg = ctx.msg()?;
+pub async fn add(ctx: &mut Ctx<'_>, m: AddExecutorMsg) -> Result<Vec<u8>, ApiError> {
     let mut e = m
         .executor
         .ok_or_else(|| ApiError::bad_request("Failed to add executor, executor is null"))?;
@@ -127,8 +126,11 @@ fn nil(op: &str) -> ApiError {
     ApiError::internal(format!("Failed to {op} executor, executor is nil"))
 }
 
-pub async fn set_state(ctx: &mut Ctx<'_>, new_state: i32) -> Result<Vec<u8>, ApiError> {
-    let m: ExecutorNameMsg = ctx.msg()?;
+pub async fn set_state(
+    ctx: &mut Ctx<'_>,
+    m: ExecutorNameMsg,
+    new_state: i32,
+) -> Result<Vec<u8>, ApiError> {
     auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     ctx.state
         .writer
@@ -151,8 +153,7 @@ pub async fn set_state(ctx: &mut Ctx<'_>, new_state: i32) -> Result<Vec<u8>, Api
     empty()
 }
 
-pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ExecutorNameMsg = ctx.msg()?;
+pub async fn remove(ctx: &mut Ctx<'_>, m: ExecutorNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     ctx.state
         .writer
@@ -167,14 +168,12 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub fn list(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, false)?;
     json(&ctx.state.store.executors(&m.colonyname)?)
 }
 
-pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ExecutorNameMsg = ctx.msg()?;
+pub fn get(ctx: &mut Ctx<'_>, m: ExecutorNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, true)?;
     let e = ctx
         .state
@@ -184,8 +183,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&e)
 }
 
-pub fn get_by_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ExecutorIdMsg = ctx.msg()?;
+pub fn get_by_id(ctx: &mut Ctx<'_>, m: ExecutorIdMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, true)?;
     let e = ctx
         .state
@@ -237,8 +235,7 @@ async fn modify_self(
     empty()
 }
 
-pub async fn update(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: UpdateExecutorMsg = ctx.msg()?;
+pub async fn update(ctx: &mut Ctx<'_>, m: UpdateExecutorMsg) -> Result<Vec<u8>, ApiError> {
     let caps = m.capabilities.unwrap_or_default();
     modify_self(ctx, &m.colonyname, &m.executorname, move |e| {
         e.capabilities = caps
@@ -246,8 +243,10 @@ pub async fn update(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     .await
 }
 
-pub async fn report_allocation(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ReportAllocationMsg = ctx.msg()?;
+pub async fn report_allocation(
+    ctx: &mut Ctx<'_>,
+    m: ReportAllocationMsg,
+) -> Result<Vec<u8>, ApiError> {
     let alloc = m.allocations.unwrap_or_default();
     modify_self(ctx, &m.colonyname, &m.executorname, move |e| {
         e.allocations = alloc

@@ -6,8 +6,7 @@ use crate::protocol::msgs::{AddFunctionMsg, FunctionIdMsg, GetFunctionsMsg};
 use crate::protocol::ApiError;
 use crate::store::keys;
 
-pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddFunctionMsg = ctx.msg()?;
+pub async fn add(ctx: &mut Ctx<'_>, m: AddFunctionMsg) -> Result<Vec<u8>, ApiError> {
     let mut f = m
         .fun
         .or(m.function)
@@ -46,15 +45,13 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&reply)
 }
 
-pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GetFunctionsMsg = ctx.msg()?;
+pub fn list(ctx: &mut Ctx<'_>, m: GetFunctionsMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, true)?;
     let exec = (!m.executorname.is_empty()).then_some(m.executorname.as_str());
     json(&ctx.state.store.functions(&m.colonyname, exec)?)
 }
 
-pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: FunctionIdMsg = ctx.msg()?;
+pub async fn remove(ctx: &mut Ctx<'_>, m: FunctionIdMsg) -> Result<Vec<u8>, ApiError> {
     let f = ctx.state.store.function(&m.functionid)?.ok_or_else(|| {
         ApiError::not_found(format!("Function with Id {} not found", m.functionid))
     })?;

@@ -25,8 +25,7 @@ fn put_log(txn: &mut Txn<'_>, mut log: Log) {
     txn.put(&logs, key, &log);
 }
 
-pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddLogMsg = ctx.msg()?;
+pub async fn add(ctx: &mut Ctx<'_>, m: AddLogMsg) -> Result<Vec<u8>, ApiError> {
     let p = ctx
         .state
         .store
@@ -65,8 +64,10 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn add_executor_log(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddExecutorLogMsg = ctx.msg()?;
+pub async fn add_executor_log(
+    ctx: &mut Ctx<'_>,
+    m: AddExecutorLogMsg,
+) -> Result<Vec<u8>, ApiError> {
     let member = auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, true)?;
     match member {
         auth::Member::Executor(e) if e.executorname == m.executorname => {}
@@ -103,8 +104,7 @@ fn resolve(store: &Store, key: &[u8]) -> Result<Option<Log>, ApiError> {
     }
 }
 
-pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GetLogsMsg = ctx.msg()?;
+pub fn get(ctx: &mut Ctx<'_>, m: GetLogsMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     if m.count > MAX_LOG_COUNT {
         return Err(ApiError::forbidden(format!(
@@ -171,8 +171,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&out)
 }
 
-pub fn search(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: SearchLogsMsg = ctx.msg()?;
+pub fn search(ctx: &mut Ctx<'_>, m: SearchLogsMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     auth::member(store, &m.colonyname, &ctx.signer, true)?;
     if m.count > 100 {

@@ -16,11 +16,9 @@ mod users;
 mod workflows;
 
 use crate::peer::PeerWatch;
-use crate::protocol::msgs::Message;
 use crate::protocol::types::executor_state;
-use crate::protocol::{ApiError, Reply, RequestEnvelope};
+use crate::protocol::{ApiError, Endpoint, PayloadType, Reply, Request, RequestEnvelope};
 use crate::state::ServerState;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -51,35 +49,16 @@ impl Answer {
 pub struct Ctx<'a> {
     /// Shared state.
     pub state: &'a Arc<ServerState>,
-    /// The signer's ID.
+    /// The signer's ID (empty for unsigned requests).
     pub signer: String,
-    /// The envelope's payload type.
-    pub payloadtype: &'a str,
-    payload: Vec<u8>,
+    /// The request's payload type.
+    pub payloadtype: PayloadType,
     /// Watches whether the client is still connected (long-poll).
     pub peer: &'a PeerWatch,
     undelivered: Option<Undelivered>,
 }
 
 impl Ctx<'_> {
-    /// Parses the message and checks `msgtype == payloadtype`.
-    pub fn msg<T: DeserializeOwned + Message>(&self) -> Result<T, ApiError> {
-        let m: T = serde_json::from_slice(&self.payload).map_err(|e| {
-            ApiError::bad_request(format!(
-                "Failed to handle {}, invalid JSON: {e}",
-                self.payloadtype
-            ))
-        })?;
-        if m.msgtype() != self.payloadtype {
-            return Err(ApiError::bad_request(format!(
-                "Failed to handle {}, msg.MsgType ({:?}) does not match payloadType",
-                self.payloadtype,
-                m.msgtype()
-            )));
-        }
-        Ok(m)
-    }
-
     /// Registers a compensation for an undeliverable reply.
     pub fn on_undelivered(&mut self, f: Undelivered) {
         self.undelivered = Some(f);
@@ -116,28 +95,27 @@ pub async fn dispatch(state: &Arc<ServerState>, body: &[u8], peer: &PeerWatch) -
 
 async fn dispatch_here(state: &Arc<ServerState>, body: &[u8], peer: &PeerWatch) -> Answer {
     let started = std::time::Instant::now();
-    let (pt, answer) = match RequestEnvelope::parse(body) {
+    let (metric_name, answer) = match RequestEnvelope::parse(body) {
         Ok(env) => {
-            let pt = PAYLOAD_TYPES
-                .iter()
-                .find(|p| **p == env.payloadtype)
-                .copied()
-                .unwrap_or("unknown");
-            (pt, handle(state, env, peer).await)
+            let name = PayloadType::from_name(&env.payloadtype)
+                .filter(|pt| pt.endpoint() == Endpoint::Api)
+                .map_or("unknown", PayloadType::name);
+            (name, handle(state, env, peer).await)
         }
         Err(e) => ("invalid", Answer::error(&e)),
     };
     let c = &state.events.counters;
-    c.by_type.add(pt, answer.status);
+    c.by_type.add(metric_name, answer.status);
     c.request_latency.observe(started.elapsed());
     c.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     answer
 }
 
+/// Spec §1.2's order: signature (403), payload type (403), base64 and JSON (400), handler.
 async fn handle(state: &Arc<ServerState>, env: RequestEnvelope, peer: &PeerWatch) -> Answer {
-    let unsigned = matches!(env.payloadtype.as_str(), "versionmsg" | "getserverinfomsg");
-    let signer = if unsigned {
+    let known = PayloadType::from_name(&env.payloadtype);
+    let signer = if known.is_some_and(|pt| !pt.is_signed()) {
         String::new()
     } else {
         match state
@@ -148,179 +126,113 @@ async fn handle(state: &Arc<ServerState>, env: RequestEnvelope, peer: &PeerWatch
             Err(e) => return Answer::error(&ApiError::forbidden(e.to_string())),
         }
     };
-    if !is_known(&env.payloadtype) {
-        let msg = if env.payloadtype.is_empty() {
-            "invalid rpcMsg.PayloadType: empty payloadtype".to_string()
-        } else {
-            format!("invalid rpcMsg.PayloadType: {}", env.payloadtype)
-        };
-        return Answer::error(&ApiError::forbidden(msg));
-    }
-    let payload = if env.payloadtype == "getserverinfomsg" {
-        b"{\"msgtype\":\"getserverinfomsg\"}".to_vec()
+    let Some(pt) = known.filter(|pt| pt.endpoint() == Endpoint::Api) else {
+        return Answer::error(&unknown_payload_type(&env.payloadtype));
+    };
+    let request = if pt == PayloadType::GetServerInfo {
+        // upstream answers it without reading the payload
+        Ok(Request::GetServerInfo(Default::default()))
     } else {
-        match env.decode_payload() {
-            Ok(p) => p,
-            Err(e) => return Answer::error(&e),
-        }
+        env.decode_payload()
+            .and_then(|json| Request::decode(pt, &json))
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return Answer::error(&e),
     };
     let mut ctx = Ctx {
         state,
         signer,
-        payloadtype: &env.payloadtype,
-        payload,
+        payloadtype: pt,
         peer,
         undelivered: None,
     };
-    let result = route(&mut ctx).await;
-    match result {
-        Ok(json) => {
-            let pt = if ctx.payloadtype == "getpausestatusmsg" {
-                "pausestatusreplymsg"
-            } else {
-                ctx.payloadtype
-            };
-            Answer {
-                status: 200,
-                reply: Reply::ok(pt, &json),
-                undelivered: ctx.undelivered.take(),
-            }
-        }
+    match route(&mut ctx, request).await {
+        Ok(json) => Answer {
+            status: 200,
+            reply: Reply::ok(pt.reply_name(), &json),
+            undelivered: ctx.undelivered.take(),
+        },
         Err(e) => Answer::error(&e),
     }
 }
 
-/// Every payload type this server implements.
-pub const PAYLOAD_TYPES: &[&str] = &[
-    "addcolonymsg",
-    "removecolonymsg",
-    "getcoloniesmsg",
-    "getcolonymsg",
-    "getcolonystatsmsg",
-    "getstatisticsmsg",
-    "addexecutormsg",
-    "approveexecutormsg",
-    "rejectexecutormsg",
-    "removeexecutormsg",
-    "getexecutorsmsg",
-    "getexecutormsg",
-    "getexecutorbyidmsg",
-    "updateexecutormsg",
-    "reportallocationmsg",
-    "addusermsg",
-    "getusersmsg",
-    "getusermsg",
-    "getuserbyidmsg",
-    "removeusermsg",
-    "submitfuncspecmsg",
-    "assignprocessmsg",
-    "getprocessmsg",
-    "getprocessesmsg",
-    "getprocesshistmsg",
-    "removeprocessmsg",
-    "removeallprocessesmsg",
-    "closesuccessfulmsg",
-    "closefailedmsg",
-    "setoutputmsg",
-    "cancelprocessmsg",
-    "pauseassignmentsmsg",
-    "resumeassignmentsmsg",
-    "getpausestatusmsg",
-    "addattributemsg",
-    "getattributemsg",
-    "addlogmsg",
-    "addexecutorlogmsg",
-    "getlogsmsg",
-    "searchlogsmsg",
-    "addfunctionmsg",
-    "getfunctionsmsg",
-    "removefunctionmsg",
-    "submitworkflowspecmsg",
-    "getprocessgraphmsg",
-    "getprocessgraphsmsg",
-    "removeprocessgraphmsg",
-    "removeallprocessgraphsmsg",
-    "cancelprocessgraphmsg",
-    "addchildmsg",
-    "channelappendmsg",
-    "channelreadmsg",
-    "versionmsg",
-    "getserverinfomsg",
-    "changeserveridmsg",
-    "changecolonyidmsg",
-    "changeuseridmsg",
-    "changeexecutoridmsg",
-    "colonydbackupmsg",
-];
-
-fn is_known(pt: &str) -> bool {
-    PAYLOAD_TYPES.contains(&pt)
+/// The one dispatch: each request to its handler.
+async fn route(ctx: &mut Ctx<'_>, request: Request) -> Result<Vec<u8>, ApiError> {
+    use Request as R;
+    match request {
+        R::AddColony(m) => colonies::add(ctx, m).await,
+        R::RemoveColony(m) => colonies::remove(ctx, m).await,
+        R::GetColonies(m) => colonies::list(ctx, m),
+        R::GetColony(m) => colonies::get(ctx, m),
+        R::GetColonyStats(m) => colonies::stats(ctx, m),
+        R::GetStatistics(m) => colonies::server_stats(ctx, m),
+        R::AddExecutor(m) => executors::add(ctx, m).await,
+        R::ApproveExecutor(m) => executors::set_state(ctx, m, executor_state::APPROVED).await,
+        R::RejectExecutor(m) => executors::set_state(ctx, m, executor_state::REJECTED).await,
+        R::RemoveExecutor(m) => executors::remove(ctx, m).await,
+        R::GetExecutors(m) => executors::list(ctx, m),
+        R::GetExecutor(m) => executors::get(ctx, m),
+        R::GetExecutorById(m) => executors::get_by_id(ctx, m),
+        R::UpdateExecutor(m) => executors::update(ctx, m).await,
+        R::ReportAllocation(m) => executors::report_allocation(ctx, m).await,
+        R::AddUser(m) => users::add(ctx, m).await,
+        R::GetUsers(m) => users::list(ctx, m),
+        R::GetUser(m) => users::get(ctx, m),
+        R::GetUserById(m) => users::get_by_id(ctx, m),
+        R::RemoveUser(m) => users::remove(ctx, m).await,
+        R::SubmitFunctionSpec(m) => processes::submit(ctx, m).await,
+        R::AssignProcess(m) => processes::assign(ctx, m).await,
+        R::GetProcess(m) => processes::get(ctx, m),
+        R::GetProcesses(m) => processes::list(ctx, m),
+        R::GetProcessHistory(m) => processes::history(ctx, m),
+        R::RemoveProcess(m) => processes::remove(ctx, m).await,
+        R::RemoveAllProcesses(m) => processes::remove_all(ctx, m).await,
+        R::CloseSuccessful(m) => processes::close_successful(ctx, m).await,
+        R::CloseFailed(m) => processes::close_failed(ctx, m).await,
+        R::SetOutput(m) => processes::set_output(ctx, m).await,
+        R::CancelProcess(m) => processes::cancel(ctx, m).await,
+        R::PauseAssignments(m) => processes::pause(ctx, m, true).await,
+        R::ResumeAssignments(m) => processes::pause(ctx, m, false).await,
+        R::GetPauseStatus(m) => processes::pause_status(ctx, m),
+        R::AddAttribute(m) => processes::add_attribute(ctx, m).await,
+        R::GetAttribute(m) => processes::get_attribute(ctx, m),
+        R::AddLog(m) => logs::add(ctx, m).await,
+        R::AddExecutorLog(m) => logs::add_executor_log(ctx, m).await,
+        R::GetLogs(m) => logs::get(ctx, m),
+        R::SearchLogs(m) => logs::search(ctx, m),
+        R::AddFunction(m) => functions::add(ctx, m).await,
+        R::GetFunctions(m) => functions::list(ctx, m),
+        R::RemoveFunction(m) => functions::remove(ctx, m).await,
+        R::SubmitWorkflowSpec(m) => workflows::submit(ctx, m).await,
+        R::GetProcessGraph(m) => workflows::get(ctx, m),
+        R::GetProcessGraphs(m) => workflows::list(ctx, m),
+        R::RemoveProcessGraph(m) => workflows::remove(ctx, m).await,
+        R::RemoveAllProcessGraphs(m) => workflows::remove_all(ctx, m).await,
+        R::CancelProcessGraph(m) => workflows::cancel(ctx, m).await,
+        R::AddChild(m) => workflows::add_child(ctx, m).await,
+        R::ChannelAppend(m) => channels::append(ctx, m).await,
+        R::ChannelRead(m) => channels::read(ctx, m),
+        R::Version(m) => server::version(ctx, m),
+        R::GetServerInfo(m) => server::info(ctx, m),
+        R::ChangeServerId(m) => server::change_server_id(ctx, m).await,
+        R::ChangeColonyId(m) => server::change_colony_id(ctx, m).await,
+        R::ChangeUserId(m) => server::change_user_id(ctx, m).await,
+        R::ChangeExecutorId(m) => server::change_executor_id(ctx, m).await,
+        R::Backup(m) => server::backup(ctx, m).await,
+        // served on /pubsub: `handle` refuses them before decoding
+        R::SubscribeProcess(_) | R::SubscribeProcesses(_) | R::SubscribeChannel(_) => {
+            Err(unknown_payload_type(ctx.payloadtype.name()))
+        }
+    }
 }
 
-async fn route(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    match ctx.payloadtype {
-        "addcolonymsg" => colonies::add(ctx).await,
-        "removecolonymsg" => colonies::remove(ctx).await,
-        "getcoloniesmsg" => colonies::list(ctx),
-        "getcolonymsg" => colonies::get(ctx),
-        "getcolonystatsmsg" => colonies::stats(ctx),
-        "getstatisticsmsg" => colonies::server_stats(ctx),
-        "addexecutormsg" => executors::add(ctx).await,
-        "approveexecutormsg" => executors::set_state(ctx, executor_state::APPROVED).await,
-        "rejectexecutormsg" => executors::set_state(ctx, executor_state::REJECTED).await,
-        "removeexecutormsg" => executors::remove(ctx).await,
-        "getexecutorsmsg" => executors::list(ctx),
-        "getexecutormsg" => executors::get(ctx),
-        "getexecutorbyidmsg" => executors::get_by_id(ctx),
-        "updateexecutormsg" => executors::update(ctx).await,
-        "reportallocationmsg" => executors::report_allocation(ctx).await,
-        "addusermsg" => users::add(ctx).await,
-        "getusersmsg" => users::list(ctx),
-        "getusermsg" => users::get(ctx),
-        "getuserbyidmsg" => users::get_by_id(ctx),
-        "removeusermsg" => users::remove(ctx).await,
-        "submitfuncspecmsg" => processes::submit(ctx).await,
-        "assignprocessmsg" => processes::assign(ctx).await,
-        "getprocessmsg" => processes::get(ctx),
-        "getprocessesmsg" => processes::list(ctx),
-        "getprocesshistmsg" => processes::history(ctx),
-        "removeprocessmsg" => processes::remove(ctx).await,
-        "removeallprocessesmsg" => processes::remove_all(ctx).await,
-        "closesuccessfulmsg" => processes::close_successful(ctx).await,
-        "closefailedmsg" => processes::close_failed(ctx).await,
-        "setoutputmsg" => processes::set_output(ctx).await,
-        "cancelprocessmsg" => processes::cancel(ctx).await,
-        "pauseassignmentsmsg" => processes::pause(ctx, true).await,
-        "resumeassignmentsmsg" => processes::pause(ctx, false).await,
-        "getpausestatusmsg" => processes::pause_status(ctx),
-        "addattributemsg" => processes::add_attribute(ctx).await,
-        "getattributemsg" => processes::get_attribute(ctx),
-        "addlogmsg" => logs::add(ctx).await,
-        "addexecutorlogmsg" => logs::add_executor_log(ctx).await,
-        "getlogsmsg" => logs::get(ctx),
-        "searchlogsmsg" => logs::search(ctx),
-        "addfunctionmsg" => functions::add(ctx).await,
-        "getfunctionsmsg" => functions::list(ctx),
-        "removefunctionmsg" => functions::remove(ctx).await,
-        "submitworkflowspecmsg" => workflows::submit(ctx).await,
-        "getprocessgraphmsg" => workflows::get(ctx),
-        "getprocessgraphsmsg" => workflows::list(ctx),
-        "removeprocessgraphmsg" => workflows::remove(ctx).await,
-        "removeallprocessgraphsmsg" => workflows::remove_all(ctx).await,
-        "cancelprocessgraphmsg" => workflows::cancel(ctx).await,
-        "addchildmsg" => workflows::add_child(ctx).await,
-        "channelappendmsg" => channels::append(ctx).await,
-        "channelreadmsg" => channels::read(ctx),
-        "versionmsg" => server::version(ctx),
-        "getserverinfomsg" => server::info(ctx),
-        "changeserveridmsg" => server::change_server_id(ctx).await,
-        "changecolonyidmsg" => server::change_colony_id(ctx).await,
-        "changeuseridmsg" => server::change_user_id(ctx).await,
-        "changeexecutoridmsg" => server::change_executor_id(ctx).await,
-        "colonydbackupmsg" => server::backup(ctx).await,
-        other => Err(ApiError::forbidden(format!(
-            "invalid rpcMsg.PayloadType: {other}"
-        ))),
+/// 403 for a payload type `/api` does not answer (spec §1.2: before the payload is decoded).
+fn unknown_payload_type(name: &str) -> ApiError {
+    if name.is_empty() {
+        ApiError::forbidden("invalid rpcMsg.PayloadType: empty payloadtype")
+    } else {
+        ApiError::forbidden(format!("invalid rpcMsg.PayloadType: {name}"))
     }
 }
 

@@ -26,8 +26,7 @@ const MAX_HISTORY: usize = 10_000;
 /// Cap on index entries a filtered listing inspects.
 const MAX_LIST_SCAN: usize = 100_000;
 
-pub async fn submit(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: SubmitMsg = ctx.msg()?;
+pub async fn submit(ctx: &mut Ctx<'_>, m: SubmitMsg) -> Result<Vec<u8>, ApiError> {
     let mut spec = m
         .spec
         .ok_or_else(|| ApiError::bad_request("Failed to submit function spec, spec is null"))?;
@@ -55,15 +54,13 @@ fn load(ctx: &Ctx<'_>, pid: &str, op: &str) -> Result<Process, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("Failed to {op}, process not found")))
 }
 
-pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ProcessIdMsg = ctx.msg()?;
+pub fn get(ctx: &mut Ctx<'_>, m: ProcessIdMsg) -> Result<Vec<u8>, ApiError> {
     let p = load(ctx, &m.processid, "get process")?;
     auth::member(&ctx.state.store, p.colony(), &ctx.signer, true)?;
     json(&p)
 }
 
-pub async fn assign(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AssignMsg = ctx.msg()?;
+pub async fn assign(ctx: &mut Ctx<'_>, m: AssignMsg) -> Result<Vec<u8>, ApiError> {
     if m.timeout == 0 {
         return Err(ApiError::bad_request(
             "Invalid timeout value, timeout cannot be zero",
@@ -216,8 +213,7 @@ async fn rollback(state: &std::sync::Arc<crate::state::ServerState>, p: Process)
     }
 }
 
-pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GetProcessesMsg = ctx.msg()?;
+pub fn list(ctx: &mut Ctx<'_>, m: GetProcessesMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     auth::member(store, &m.colonyname, &ctx.signer, true)?;
     if m.count > 100 {
@@ -293,8 +289,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&out)
 }
 
-pub fn history(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GetProcessHistMsg = ctx.msg()?;
+pub fn history(ctx: &mut Ctx<'_>, m: GetProcessHistMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     auth::member(store, &m.colonyname, &ctx.signer, true)?;
     let since = now_ns().saturating_sub(m.seconds.max(0).saturating_mul(1_000_000_000));
@@ -324,8 +319,7 @@ pub fn history(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&out)
 }
 
-pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ProcessIdMsg = ctx.msg()?;
+pub async fn remove(ctx: &mut Ctx<'_>, m: ProcessIdMsg) -> Result<Vec<u8>, ApiError> {
     let p = load(ctx, &m.processid, "remove process")?;
     auth::member(&ctx.state.store, p.colony(), &ctx.signer, true)?;
     ctx.state
@@ -348,8 +342,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn remove_all(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: RemoveAllProcessesMsg = ctx.msg()?;
+pub async fn remove_all(ctx: &mut Ctx<'_>, m: RemoveAllProcessesMsg) -> Result<Vec<u8>, ApiError> {
     auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     let states: Vec<i32> = match m.state {
         -1 => vec![
@@ -405,8 +398,7 @@ fn member_of_process(ctx: &Ctx<'_>, pid: &str, op: &str) -> Result<(), ApiError>
     Ok(())
 }
 
-pub async fn close_successful(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: OutputMsg = ctx.msg()?;
+pub async fn close_successful(ctx: &mut Ctx<'_>, m: OutputMsg) -> Result<Vec<u8>, ApiError> {
     member_of_process(ctx, &m.processid, "close process as successful")?;
     let signer = ctx.signer.clone();
     ctx.state
@@ -416,8 +408,7 @@ pub async fn close_successful(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn close_failed(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: CloseFailedMsg = ctx.msg()?;
+pub async fn close_failed(ctx: &mut Ctx<'_>, m: CloseFailedMsg) -> Result<Vec<u8>, ApiError> {
     member_of_process(ctx, &m.processid, "close process as failed")?;
     let signer = ctx.signer.clone();
     ctx.state
@@ -429,8 +420,7 @@ pub async fn close_failed(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn set_output(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: OutputMsg = ctx.msg()?;
+pub async fn set_output(ctx: &mut Ctx<'_>, m: OutputMsg) -> Result<Vec<u8>, ApiError> {
     member_of_process(ctx, &m.processid, "set output")?;
     let signer = ctx.signer.clone();
     ctx.state
@@ -442,8 +432,7 @@ pub async fn set_output(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn cancel(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ProcessIdMsg = ctx.msg()?;
+pub async fn cancel(ctx: &mut Ctx<'_>, m: ProcessIdMsg) -> Result<Vec<u8>, ApiError> {
     member_of_process(ctx, &m.processid, "cancel process")?;
     ctx.state
         .writer
@@ -452,8 +441,7 @@ pub async fn cancel(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn pause(ctx: &mut Ctx<'_>, paused: bool) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub async fn pause(ctx: &mut Ctx<'_>, m: ColonyNameMsg, paused: bool) -> Result<Vec<u8>, ApiError> {
     auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     ctx.state
         .writer
@@ -471,8 +459,7 @@ pub async fn pause(ctx: &mut Ctx<'_>, paused: bool) -> Result<Vec<u8>, ApiError>
     empty()
 }
 
-pub fn pause_status(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub fn pause_status(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, false)?;
     let paused = ctx.state.store.is_paused(&m.colonyname)?;
     json(&serde_json::json!({
@@ -482,8 +469,7 @@ pub fn pause_status(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     }))
 }
 
-pub async fn add_attribute(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddAttributeMsg = ctx.msg()?;
+pub async fn add_attribute(ctx: &mut Ctx<'_>, m: AddAttributeMsg) -> Result<Vec<u8>, ApiError> {
     let a = m
         .attribute
         .ok_or_else(|| ApiError::bad_request("Failed to add attribute, attribute is null"))?;
@@ -497,8 +483,7 @@ pub async fn add_attribute(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&a)
 }
 
-pub fn get_attribute(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AttributeIdMsg = ctx.msg()?;
+pub fn get_attribute(ctx: &mut Ctx<'_>, m: AttributeIdMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     let not_found =
         || ApiError::not_found(format!("Attribute with Id {} not found", m.attributeid));

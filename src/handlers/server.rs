@@ -3,14 +3,13 @@
 use super::{check_id, json, Ctx};
 use crate::auth;
 use crate::protocol::msgs::{
-    ChangeColonyIdMsg, ChangeExecutorIdMsg, ChangeServerIdMsg, ChangeUserIdMsg, EmptyMsg,
+    BackupMsg, ChangeColonyIdMsg, ChangeExecutorIdMsg, ChangeServerIdMsg, ChangeUserIdMsg, EmptyMsg,
 };
 use crate::protocol::ApiError;
 use crate::store::keys;
 use serde::Serialize;
 
-pub fn version(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let _: EmptyMsg = ctx.msg()?;
+pub fn version(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
     #[derive(Serialize)]
     struct Version {
         buildversion: String,
@@ -25,7 +24,7 @@ pub fn version(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-pub fn info(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
+pub fn info(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
     #[derive(Serialize)]
     struct Backend {
         r#type: &'static str,
@@ -53,16 +52,20 @@ pub fn info(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-pub async fn change_server_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ChangeServerIdMsg = ctx.msg()?;
+pub async fn change_server_id(
+    ctx: &mut Ctx<'_>,
+    m: ChangeServerIdMsg,
+) -> Result<Vec<u8>, ApiError> {
     auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
     check_id("server Id", &m.serverid)?;
     ctx.state.change_server_id(m.serverid.clone()).await?;
     json(&serde_json::json!({"msgtype": "changeserveridmsg", "serverid": m.serverid}))
 }
 
-pub async fn change_colony_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ChangeColonyIdMsg = ctx.msg()?;
+pub async fn change_colony_id(
+    ctx: &mut Ctx<'_>,
+    m: ChangeColonyIdMsg,
+) -> Result<Vec<u8>, ApiError> {
     let mut colony = auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     check_id("colony Id", &m.colonyid)?;
     colony.colonyid = m.colonyid.clone();
@@ -79,39 +82,26 @@ pub async fn change_colony_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     )
 }
 
-pub async fn change_user_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ChangeUserIdMsg = ctx.msg()?;
+pub async fn change_user_id(ctx: &mut Ctx<'_>, m: ChangeUserIdMsg) -> Result<Vec<u8>, ApiError> {
     super::users::change_id(ctx, m.colonyname.clone(), m.userid.clone()).await?;
     json(
         &serde_json::json!({"msgtype": "changeuseridmsg", "colonyname": m.colonyname, "userid": m.userid}),
     )
 }
 
-pub async fn change_executor_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ChangeExecutorIdMsg = ctx.msg()?;
+pub async fn change_executor_id(
+    ctx: &mut Ctx<'_>,
+    m: ChangeExecutorIdMsg,
+) -> Result<Vec<u8>, ApiError> {
     super::executors::change_id(ctx, m.colonyname.clone(), m.executorid.clone()).await?;
     json(
         &serde_json::json!({"msgtype": "changeexecutoridmsg", "colonyname": m.colonyname, "executorid": m.executorid}),
     )
 }
 
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct BackupMsg {
-    msgtype: String,
-    dir: String,
-}
-
-impl crate::protocol::msgs::Message for BackupMsg {
-    fn msgtype(&self) -> &str {
-        &self.msgtype
-    }
-}
-
 /// `colonydbackupmsg` (colonyd's own, server owner only): a consistent copy of the store in
 /// `dir` on the server's machine (relative paths are inside the data directory).
-pub async fn backup(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: BackupMsg = ctx.msg()?;
+pub async fn backup(ctx: &mut Ctx<'_>, m: BackupMsg) -> Result<Vec<u8>, ApiError> {
     auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
     if m.dir.is_empty() {
         return Err(ApiError::bad_request("backup needs a directory"));

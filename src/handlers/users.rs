@@ -18,8 +18,7 @@ fn put(txn: &mut Txn<'_>, u: &User) {
     );
 }
 
-pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddUserMsg = ctx.msg()?;
+pub async fn add(ctx: &mut Ctx<'_>, m: AddUserMsg) -> Result<Vec<u8>, ApiError> {
     let u = m
         .user
         .ok_or_else(|| ApiError::bad_request("Failed to add user, user is null"))?;
@@ -55,8 +54,7 @@ pub async fn add(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&user)
 }
 
-pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: ColonyNameMsg = ctx.msg()?;
+pub fn list(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiError> {
     if ctx.state.store.colony(&m.colonyname)?.is_none() {
         return Err(ApiError::bad_request(format!(
             "Colony with name <{}> does not exists",
@@ -67,8 +65,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&ctx.state.store.users(&m.colonyname)?)
 }
 
-pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: UserNameMsg = ctx.msg()?;
+pub fn get(ctx: &mut Ctx<'_>, m: UserNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, false)?;
     let u = ctx
         .state
@@ -78,8 +75,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&u)
 }
 
-pub fn get_by_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: UserIdMsg = ctx.msg()?;
+pub fn get_by_id(ctx: &mut Ctx<'_>, m: UserIdMsg) -> Result<Vec<u8>, ApiError> {
     auth::member(&ctx.state.store, &m.colonyname, &ctx.signer, false)?;
     let u = ctx
         .state
@@ -89,8 +85,7 @@ pub fn get_by_id(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&u)
 }
 
-pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: UserNameMsg = ctx.msg()?;
+pub async fn remove(ctx: &mut Ctx<'_>, m: UserNameMsg) -> Result<Vec<u8>, ApiError> {
     auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     ctx.state
         .writer

@@ -3,64 +3,17 @@
 use super::{empty, json, Ctx};
 use crate::auth;
 use crate::lifecycle;
-use crate::protocol::json::lenient;
-use crate::protocol::msgs::Message;
-use crate::protocol::types::{state, FunctionSpec, Process};
+use crate::protocol::msgs::{
+    AddChildMsg, GetGraphsMsg, GraphIdMsg, RemoveAllGraphsMsg, SubmitWorkflowMsg,
+};
+use crate::protocol::types::{state, Process};
 use crate::protocol::ApiError;
 use crate::store::Store;
 use crate::workflows::{self, GraphRecord};
-use serde::Deserialize;
 use serde_json::{json as j, Value};
 
 /// Most graphs one listing returns.
 const MAX_COUNT: i64 = 100;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WorkflowSpec {
-    #[serde(deserialize_with = "lenient")]
-    colonyname: String,
-    #[serde(deserialize_with = "lenient")]
-    functionspecs: Vec<FunctionSpec>,
-}
-
-macro_rules! msg {
-    ($name:ident { $($f:ident : $t:ty),* }) => {
-        #[derive(Debug, Default, Deserialize)]
-        #[serde(default)]
-        struct $name {
-            #[serde(deserialize_with = "lenient")]
-            msgtype: String,
-            $( #[serde(deserialize_with = "lenient")] $f: $t, )*
-        }
-        impl Message for $name {
-            fn msgtype(&self) -> &str {
-                &self.msgtype
-            }
-        }
-    };
-}
-
-msg!(SubmitWorkflowMsg { spec: Option<WorkflowSpec> });
-msg!(GraphIdMsg {
-    processgraphid: String
-});
-msg!(GetGraphsMsg {
-    colonyname: String,
-    count: i64,
-    state: i64
-});
-msg!(RemoveAllGraphsMsg {
-    colonyname: String,
-    state: i64
-});
-msg!(AddChildMsg {
-    processgraphid: String,
-    parentprocessid: String,
-    childprocessid: String,
-    spec: Option<FunctionSpec>,
-    insert: bool
-});
 
 /// The graph as clients expect it (spec §5.6); `detail` adds nodes and edges.
 fn graph_json(store: &Store, g: &GraphRecord, detail: bool) -> Result<Value, ApiError> {
@@ -160,8 +113,7 @@ fn load_graph(ctx: &Ctx<'_>, gid: &str) -> Result<GraphRecord, ApiError> {
     Ok(g)
 }
 
-pub async fn submit(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: SubmitWorkflowMsg = ctx.msg()?;
+pub async fn submit(ctx: &mut Ctx<'_>, m: SubmitWorkflowMsg) -> Result<Vec<u8>, ApiError> {
     let spec = m
         .spec
         .ok_or_else(|| ApiError::bad_request("Failed to submit workflow, spec is null"))?;
@@ -185,8 +137,7 @@ pub async fn submit(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&graph_json(&ctx.state.store, &g, false)?)
 }
 
-pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GraphIdMsg = ctx.msg()?;
+pub fn get(ctx: &mut Ctx<'_>, m: GraphIdMsg) -> Result<Vec<u8>, ApiError> {
     // upstream's answer for an unknown graph
     let g = workflows::load(&ctx.state.store, &m.processgraphid)?
         .ok_or_else(|| ApiError::internal("Failed to get processgraph, graph is nil"))?;
@@ -194,8 +145,7 @@ pub fn get(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&graph_json(&ctx.state.store, &g, true)?)
 }
 
-pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GetGraphsMsg = ctx.msg()?;
+pub fn list(ctx: &mut Ctx<'_>, m: GetGraphsMsg) -> Result<Vec<u8>, ApiError> {
     let store = &ctx.state.store;
     auth::member(store, &m.colonyname, &ctx.signer, true)?;
     if m.count > MAX_COUNT {
@@ -224,8 +174,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     json(&out)
 }
 
-pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GraphIdMsg = ctx.msg()?;
+pub async fn remove(ctx: &mut Ctx<'_>, m: GraphIdMsg) -> Result<Vec<u8>, ApiError> {
     load_graph(ctx, &m.processgraphid)?;
     ctx.state
         .writer
@@ -234,8 +183,7 @@ pub async fn remove(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn remove_all(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: RemoveAllGraphsMsg = ctx.msg()?;
+pub async fn remove_all(ctx: &mut Ctx<'_>, m: RemoveAllGraphsMsg) -> Result<Vec<u8>, ApiError> {
     auth::colony_owner(&ctx.state.store, &m.colonyname, &ctx.signer)?;
     let st = match m.state {
         -1 => None,
@@ -280,8 +228,7 @@ pub async fn remove_all(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn cancel(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: GraphIdMsg = ctx.msg()?;
+pub async fn cancel(ctx: &mut Ctx<'_>, m: GraphIdMsg) -> Result<Vec<u8>, ApiError> {
     load_graph(ctx, &m.processgraphid)?;
     ctx.state
         .writer
@@ -290,8 +237,7 @@ pub async fn cancel(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
     empty()
 }
 
-pub async fn add_child(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, ApiError> {
-    let m: AddChildMsg = ctx.msg()?;
+pub async fn add_child(ctx: &mut Ctx<'_>, m: AddChildMsg) -> Result<Vec<u8>, ApiError> {
     let mut spec = m
         .spec
         .ok_or_else(|| ApiError::bad_request("Failed to add child, spec is null"))?;

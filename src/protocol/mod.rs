@@ -10,8 +10,10 @@ pub mod envelope;
 pub mod error;
 pub mod json;
 pub mod msgs;
+pub mod request;
 pub mod time;
 pub mod types;
 
 pub use envelope::{Reply, RequestEnvelope};
 pub use error::ApiError;
+pub use request::{Access, Endpoint, PayloadType, Request};

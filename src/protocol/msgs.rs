@@ -6,7 +6,11 @@
 
 use super::json::{lenient, RawJson};
 use super::types::{Attribute, Colony, Executor, Function, FunctionSpec, User};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use std::fmt;
 
 /// A request message: knows its `msgtype`.
 pub trait Message {
@@ -98,4 +102,199 @@ messages! {
     ChangeUserIdMsg { colonyname: String, userid: String }
     /// `changeexecutoridmsg`.
     ChangeExecutorIdMsg { colonyname: String, executorid: String }
+    /// `submitworkflowspecmsg`.
+    SubmitWorkflowMsg { spec: Option<WorkflowSpec> }
+    /// Messages naming one process graph (get, remove, cancel).
+    GraphIdMsg { processgraphid: String }
+    /// `getprocessgraphsmsg`.
+    GetGraphsMsg { colonyname: String, count: i64, state: i64 }
+    /// `removeallprocessgraphsmsg`.
+    RemoveAllGraphsMsg { colonyname: String, state: i64 }
+    /// `addchildmsg`.
+    AddChildMsg { processgraphid: String, parentprocessid: String, childprocessid: String, spec: Option<FunctionSpec>, insert: bool }
+    /// `colonydbackupmsg` (colonyd's own): a directory inside the data directory.
+    BackupMsg { dir: String }
+    /// `subscribeprocessmsg` (one process) and `subscribeprocessesmsg` (any of a colony).
+    SubscribeProcessMsg { processid: String, colonyname: String, executortype: String, state: i32, timeout: i64 }
+}
+
+/// A workflow as submitted: the colony and its function specs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct WorkflowSpec {
+    /// The colony every member runs in.
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    /// The members, parents named by `nodename` in `conditions.dependencies`.
+    #[serde(deserialize_with = "lenient")]
+    pub functionspecs: Vec<FunctionSpec>,
+}
+
+// Channel messages. Clients spell the same keys several ways (the Go client, pycolonies, the
+// `colonyos` crate, colonies-ts); every spelling is declared here, once, and
+// `channel_key_spellings` below checks that append, read and subscribe accept all of them.
+
+/// `channelappendmsg`, with the key spellings clients send.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AppendMsg {
+    /// `msgtype`.
+    pub msgtype: String,
+    /// The process that owns the channel.
+    #[serde(alias = "processId", alias = "process_id")]
+    pub processid: String,
+    /// The channel's name.
+    #[serde(alias = "channelname", alias = "channel", alias = "channelName")]
+    pub name: String,
+    /// The sender's own sequence number (kept, not interpreted).
+    #[serde(alias = "seq", alias = "seqnr")]
+    pub sequence: i64,
+    /// The sequence number this entry answers.
+    #[serde(alias = "inReplyTo", alias = "in_reply_to")]
+    pub inreplyto: i64,
+    /// The bytes.
+    pub payload: Payload,
+    /// The entry's type (`data` when absent or empty, `end` closes the conversation).
+    #[serde(
+        alias = "payloadType",
+        alias = "payload_type",
+        alias = "type",
+        alias = "msgType"
+    )]
+    pub payloadtype: Option<String>,
+}
+
+/// `channelreadmsg` and `subscribechannelmsg`: a channel and a position in it. A read uses
+/// `limit`, a subscription `timeout`; each ignores the other.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChannelCursorMsg {
+    /// `msgtype`.
+    pub msgtype: String,
+    /// The process that owns the channel.
+    #[serde(alias = "processId", alias = "process_id")]
+    pub processid: String,
+    /// The channel's name.
+    #[serde(alias = "channelname", alias = "channel", alias = "channelName")]
+    pub name: String,
+    /// Entries after this position (1-based; 0 is from the start).
+    #[serde(
+        alias = "afterSeq",
+        alias = "after_seq",
+        alias = "afterindex",
+        alias = "afterIndex"
+    )]
+    pub afterseq: i64,
+    /// Most entries a read returns (0: the server's page).
+    #[serde(alias = "count")]
+    pub limit: i64,
+    /// Seconds a subscription stays open (0 or less: the default).
+    pub timeout: i64,
+}
+
+impl Message for AppendMsg {
+    fn msgtype(&self) -> &str {
+        &self.msgtype
+    }
+}
+
+impl Message for ChannelCursorMsg {
+    fn msgtype(&self) -> &str {
+        &self.msgtype
+    }
+}
+
+/// A payload as clients send it: base64 text (Go client) or a JSON array of byte values
+/// (pycolonies, the `colonyos` crate, TypeScript). `null` is empty.
+#[derive(Debug, Default)]
+pub struct Payload(pub Vec<u8>);
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Payload, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Payload;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("base64 text or an array of byte values 0-255")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Payload, E> {
+                STANDARD
+                    .decode(s)
+                    .map(Payload)
+                    .map_err(|e| E::custom(format!("payload is not standard base64: {e}")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Payload, E> {
+                Ok(Payload(Vec::new()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Payload, E> {
+                Ok(Payload(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Payload, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(b) = seq.next_element::<i64>()? {
+                    let b = u8::try_from(b).map_err(|_| {
+                        de::Error::custom(format!("payload byte {b} is outside 0-255"))
+                    })?;
+                    out.push(b);
+                }
+                Ok(Payload(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_forms() {
+        let m: AppendMsg =
+            serde_json::from_str(r#"{"payload":[0,1,255],"channelname":"c"}"#).unwrap();
+        assert_eq!(m.payload.0, vec![0, 1, 255]);
+        assert_eq!(m.name, "c");
+        let m: AppendMsg =
+            serde_json::from_str(r#"{"payload":"aGk=","payloadtype":"end"}"#).unwrap();
+        assert_eq!(m.payload.0, b"hi");
+        assert_eq!(m.payloadtype.as_deref(), Some("end"));
+        let m: AppendMsg = serde_json::from_str(r#"{"payload":null}"#).unwrap();
+        assert!(m.payload.0.is_empty());
+        assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":[256]}"#).is_err());
+        assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":[-1]}"#).is_err());
+        assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":"!!"}"#).is_err());
+        assert!(serde_json::from_str::<AppendMsg>(r#"{"payload":{"a":1}}"#).is_err());
+    }
+
+    /// Append, read and subscribe accept the same spellings of the process and channel keys.
+    #[test]
+    fn channel_key_spellings() {
+        for pid in ["processid", "processId", "process_id"] {
+            for name in ["name", "channelname", "channel", "channelName"] {
+                let text = format!(r#"{{"{pid}":"p","{name}":"c"}}"#);
+                let a: AppendMsg = serde_json::from_str(&text).unwrap();
+                let c: ChannelCursorMsg = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    (a.processid.as_str(), a.name.as_str()),
+                    ("p", "c"),
+                    "{text}"
+                );
+                assert_eq!(
+                    (c.processid.as_str(), c.name.as_str()),
+                    ("p", "c"),
+                    "{text}"
+                );
+            }
+        }
+        for after in [
+            "afterseq",
+            "afterSeq",
+            "after_seq",
+            "afterindex",
+            "afterIndex",
+        ] {
+            let c: ChannelCursorMsg = serde_json::from_str(&format!(r#"{{"{after}":7}}"#)).unwrap();
+            assert_eq!(c.afterseq, 7, "{after}");
+        }
+    }
 }

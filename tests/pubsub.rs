@@ -1,10 +1,12 @@
 //! `/pubsub` end to end with the unmodified `colonyos` crate: `subscribe_channel` and
 //! `subscribe_process`, plus a slow subscriber under a 100 000-entry stream.
 
+mod e2e;
+
 use colonyd::client::Client;
 use colonyd::crypto::PrivateKey;
-use colonyd_e2e::{Colony, Colonyd};
 use colonyos::core::{self, FunctionSpec};
+use e2e::{Colony, Colonyd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

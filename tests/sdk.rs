@@ -1,8 +1,10 @@
 //! End-to-end tests with the unmodified `colonyos` crate 1.0.5 against a real colonyd.
-//! Run with cargo-nextest: the crate's server URL is process-global.
+//! One server per test at a time: the crate's server URL is process-global (see `e2e`).
 
-use colonyd_e2e::{Colony, Colonyd, COLONY_PRVKEY, SERVER_PRVKEY};
+mod e2e;
+
 use colonyos::core::{self, FunctionSpec};
+use e2e::{Colony, Colonyd, COLONY_PRVKEY, SERVER_PRVKEY};
 
 fn spec(name: &str) -> FunctionSpec {
     let mut s = FunctionSpec::new(name, "cli", "dev");

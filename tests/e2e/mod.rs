@@ -1,16 +1,25 @@
-//! Test harness for end-to-end tests: runs a real `colonyd` process on `127.0.0.1:0` with a
-//! temporary data directory, reads the bound port from `--port-file`, and can SIGKILL and
-//! restart it on the same directory.
+//! Harness for the end-to-end tests (`tests/authz.rs`, `tests/pubsub.rs`, `tests/sdk.rs`):
+//! runs a real `colonyd` process on `127.0.0.1:0` with a temporary data directory, reads the
+//! bound port from `--port-file`, and can SIGKILL and restart it on the same directory.
 //!
-//! The binary is `$COLONYD_BIN`, else `$CARGO_TARGET_DIR/debug/colonyd`, else
-//! `<workspace>/target/debug/colonyd` (`cargo build` it first; `.ci/run` does).
+//! The binary is the one Cargo builds for these tests (`CARGO_BIN_EXE_colonyd`), or
+//! `$COLONYD_BIN` to test another build (a release binary, an installed package).
 //!
-//! The `colonyos` crate keeps its server URL in a process-wide global, so each test should own
-//! its process: run these tests with cargo-nextest (one process per test).
+//! The `colonyos` crate keeps its server URL in a process-wide global, so a test binary runs
+//! one server at a time: [`Colonyd`] holds a process-wide lock while it lives. Under
+//! cargo-nextest (one process per test) the lock is never contended; under `cargo test` the
+//! tests of one file take turns.
 
-use std::path::{Path, PathBuf};
+// each test file uses part of the harness
+#![allow(dead_code)]
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// One live server per test binary (the `colonyos` crate's URL is global).
+static ONE_SERVER: Mutex<()> = Mutex::new(());
 
 /// The server owner key every harness server is started with (spec vector V1).
 pub const SERVER_PRVKEY: &str = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d";
@@ -22,18 +31,12 @@ pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("COLONYD_BIN") {
         return PathBuf::from(p);
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
-    target.join("debug").join("colonyd")
+    PathBuf::from(env!("CARGO_BIN_EXE_colonyd"))
 }
 
 /// A running colonyd.
 pub struct Colonyd {
+    _one: MutexGuard<'static, ()>,
     dir: tempfile::TempDir,
     child: Option<Child>,
     /// Bound port.
@@ -43,8 +46,11 @@ pub struct Colonyd {
 impl Colonyd {
     /// Starts a server on a fresh temporary data directory.
     pub fn start() -> Colonyd {
+        // a test that failed while holding the lock poisons it; the next one may still run
+        let one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().expect("temp dir");
         let mut s = Colonyd {
+            _one: one,
             dir,
             child: None,
             port: 0,
@@ -57,7 +63,7 @@ impl Colonyd {
         let bin = binary();
         assert!(
             bin.exists(),
-            "colonyd binary not found at {} (run `cargo build` first)",
+            "colonyd binary not found at {} (COLONYD_BIN names a missing file?)",
             bin.display()
         );
         let port_file = self.dir.path().join("port");
