@@ -82,8 +82,8 @@ fn codec(c: &mut Criterion) {
         kind: "data".into(),
     };
     let p = sample_process();
-    let eb = colonyd::store::encode(&entry);
-    let pb = colonyd::store::encode(&p);
+    let eb = colonyd::store::encode(&entry).expect("encode");
+    let pb = colonyd::store::encode(&p).expect("encode");
     let mut g = c.benchmark_group("postcard");
     g.bench_function("encode_entry_100B", |b| {
         b.iter(|| colonyd::store::encode(black_box(&entry)))

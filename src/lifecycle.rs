@@ -188,7 +188,7 @@ fn apply(
             p.endtime = Timestamp(now);
         }
     }
-    txn.put_process(Some(old), &p);
+    txn.put_process(Some(old), &p)?;
     if state::is_final(p.state) {
         let policy = txn.store.channel_policy.clone();
         crate::channels::log::close_process(txn, &p.processid, &policy)?;
@@ -229,7 +229,7 @@ pub fn assign(
     let mut e = executor.clone();
     e.lastheardfromtime = Timestamp(txn.now);
     let reg = txn.store.registry.clone();
-    txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), &e);
+    txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), &e)?;
     let Some(old) = scheduler::select(txn.store, executor, offer)? else {
         return Ok(None);
     };
@@ -381,7 +381,7 @@ pub fn set_output(
     }
     let mut p = old.clone();
     p.output = out;
-    txn.put_process(Some(&old), &p);
+    txn.put_process(Some(&old), &p)?;
     Ok(())
 }
 
@@ -424,7 +424,7 @@ pub fn add_attribute(
     a.targetprocessgraphid = old.processgraphid.clone();
     let mut p = old.clone();
     p.attributes.push(a.clone());
-    txn.put_process(Some(&old), &p);
+    txn.put_process(Some(&old), &p)?;
     let reg = txn.store.registry.clone();
     txn.put_raw(
         &reg,
@@ -503,6 +503,6 @@ fn update_function_stats(txn: &mut Txn<'_>, p: &Process) -> Result<(), ApiError>
     f.avgexectime = (f.avgexectime * n + exec) / (n + 1.0);
     f.counter += 1;
     let reg = txn.store.registry.clone();
-    txn.put(&reg, keys::function(&f.functionid), &f);
+    txn.put(&reg, keys::function(&f.functionid), &f)?;
     Ok(())
 }

@@ -261,23 +261,31 @@ pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
         out,
         "# HELP colonyd_processes processes by colony and state\n# TYPE colonyd_processes gauge"
     );
-    if let Ok(colonies) = store.colonies() {
-        for col in colonies {
-            for (st, name) in [
-                (0, "waiting"),
-                (1, "running"),
-                (2, "successful"),
-                (3, "failed"),
-                (4, "cancelled"),
-            ] {
-                let n = store
-                    .count(&store.index, &crate::store::keys::by_state(&col.name, st))
-                    .unwrap_or(0);
-                let _ = writeln!(
-                    out,
-                    "colonyd_processes{{colony=\"{}\",state=\"{name}\"}} {n}",
-                    escape(&col.name)
-                );
+    // a storage error leaves these series out of this scrape (Prometheus then marks them
+    // stale) and is logged; the server's own counters above are still reported
+    let colonies = store.colonies().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "metrics: cannot list colonies");
+        Vec::new()
+    });
+    for col in colonies {
+        for (st, name) in [
+            (0, "waiting"),
+            (1, "running"),
+            (2, "successful"),
+            (3, "failed"),
+            (4, "cancelled"),
+        ] {
+            match store.count(&store.index, &crate::store::keys::by_state(&col.name, st)) {
+                Ok(n) => {
+                    let _ = writeln!(
+                        out,
+                        "colonyd_processes{{colony=\"{}\",state=\"{name}\"}} {n}",
+                        escape(&col.name)
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, colony = %col.name, "metrics: cannot count processes")
+                }
             }
         }
     }

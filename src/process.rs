@@ -66,7 +66,7 @@ pub fn create(txn: &mut Txn<'_>, n: NewProcess<'_>) -> Result<Process, ApiError>
         processgraphid: n.processgraphid.to_string(),
         ..Process::default()
     };
-    txn.put_process(None, &p);
+    txn.put_process(None, &p)?;
     let policy = txn.store.channel_policy.clone();
     crate::channels::log::create_for_process(txn, &p.processid, &p.spec.channels, &policy)?;
     Ok(p)

@@ -216,7 +216,12 @@ where
 {
     match String::from_utf8(frame) {
         Ok(text) => send_msg(ws, Message::text(text), timeout).await,
-        Err(_) => true,
+        Err(e) => {
+            // frames are JSON we encoded: cannot happen
+            debug_assert!(false, "frame is not UTF-8: {e}");
+            tracing::error!("dropping a WebSocket frame that is not UTF-8");
+            true
+        }
     }
 }
 
@@ -287,7 +292,7 @@ async fn subscribe_channel(
     crate::auth::channel(store, &m.processid, &m.name, signer, "subscribe to")?;
     let deadline = deadline_for(m.timeout, 30, cfg);
     let page_bytes = store.channel_policy.page_bytes;
-    let mut meta = current_meta(state, &m.processid, &m.name)
+    let mut meta = current_meta(state, &m.processid, &m.name)?
         .ok_or_else(|| ApiError::not_found("Channel not found"))?;
     let sub = state.events.fanout.subscribe(meta.cid, meta.next_pos);
     let mut cursor = u64::try_from(m.afterseq).unwrap_or(0);
@@ -308,7 +313,7 @@ async fn subscribe_channel(
         }
         // not in the ring (backlog, lag, an oversize entry, entries made durable before the
         // ring existed) or nothing new: the durable snapshot knows
-        match current_meta(state, &m.processid, &m.name) {
+        match current_meta(state, &m.processid, &m.name)? {
             Some(fresh) => meta = fresh,
             None => gone = true,
         }
@@ -352,13 +357,18 @@ async fn subscribe_channel(
 }
 
 /// The channel's metadata as of the latest durable snapshot.
-fn current_meta(state: &ServerState, pid: &str, name: &str) -> Option<ChannelMeta> {
+/// A read or decode failure is an error (the subscriber gets a 500 frame), never "gone".
+fn current_meta(
+    state: &ServerState,
+    pid: &str,
+    name: &str,
+) -> Result<Option<ChannelMeta>, ApiError> {
     let snap = state.store.durable();
     use fjall::Readable;
-    let raw = snap
-        .get(&state.store.channels, chlog::meta_key(pid, name))
-        .ok()??;
-    crate::store::decode(&raw).ok()
+    match snap.get(&state.store.channels, chlog::meta_key(pid, name))? {
+        Some(raw) => Ok(Some(crate::store::decode(&raw)?)),
+        None => Ok(None),
+    }
 }
 
 /// A page of entries from `cursor` read from the durable snapshot, as one frame, and how many
@@ -376,7 +386,7 @@ fn disk_page(
     }
     let n = entries.len() as u64;
     Ok(Some((
-        wire::subscription_frame(entries.iter().map(|(_, e)| e)),
+        wire::subscription_frame(entries.iter().map(|(_, e)| e))?,
         n,
     )))
 }
@@ -410,9 +420,9 @@ async fn wait(
     .await
 }
 
-fn process_frame(p: &Process) -> Vec<u8> {
-    let json = serde_json::to_vec(p).unwrap_or_default();
-    Reply::ok("subscribeprocessmsg", &json).to_json()
+fn process_frame(p: &Process) -> Result<Vec<u8>, ApiError> {
+    let json = crate::protocol::json::to_vec(p)?;
+    Ok(Reply::ok("subscribeprocessmsg", &json).to_json())
 }
 
 /// Whether `p` is, or has been, in `want` (RUNNING counts once the process started).
@@ -457,7 +467,7 @@ async fn subscribe_process(
     auth::member(store, p.colony(), signer, true)?;
     let deadline = deadline_for(m.timeout, 0, cfg);
     if reached(&p, m.state) {
-        emit(out, process_frame(&p)).await;
+        emit(out, process_frame(&p)?).await;
         return Ok(());
     }
     loop {
@@ -471,7 +481,7 @@ async fn subscribe_process(
         if hits.iter().any(|t| t.state == m.state) || overflowed {
             if let Some(p) = store.process(&m.processid)? {
                 if hits.iter().any(|t| t.state == m.state) || reached(&p, m.state) {
-                    emit(out, process_frame(&p)).await;
+                    emit(out, process_frame(&p)?).await;
                     return Ok(());
                 }
             }
@@ -504,7 +514,7 @@ async fn subscribe_processes(
                 continue; // offered to another subscriber
             }
             if let Some(p) = state.store.process(&t.processid)? {
-                if !emit(out, process_frame(&p)).await {
+                if !emit(out, process_frame(&p)?).await {
                     return Ok(());
                 }
             }

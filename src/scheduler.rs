@@ -233,7 +233,7 @@ mod tests {
                 ..Process::default()
             };
             futures_lite::future::block_on(w.run(move |txn| {
-                txn.put_process(None, &p);
+                txn.put_process(None, &p)?;
                 Ok(p.processid)
             }))
             .unwrap()

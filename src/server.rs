@@ -54,7 +54,7 @@ pub fn settle_owner(
         ),
         (None, None) => None,
     };
-    let stored = store.server_id().map_err(|e| e.message)?;
+    let stored = store.server_id().map_err(|e| e.to_string())?;
     let mut generated_key = None;
     let id = match (stored, from_env) {
         (Some(stored), Some(env_id)) if stored != env_id => {

@@ -14,8 +14,8 @@
 use crate::protocol::time::Timestamp;
 use crate::protocol::types::{state, FunctionSpec, Process};
 use crate::protocol::ApiError;
-use crate::store::keys;
 use crate::store::writer::Txn;
+use crate::store::{self, keys};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -72,16 +72,19 @@ fn index_key(g: &GraphRecord) -> Vec<u8> {
 }
 
 /// Loads a graph (latest state).
-pub fn load(txn_store: &crate::store::Store, id: &str) -> Result<Option<GraphRecord>, ApiError> {
+pub fn load(
+    txn_store: &crate::store::Store,
+    id: &str,
+) -> Result<Option<GraphRecord>, store::Error> {
     txn_store.get(&txn_store.processes, &graph_key(id))
 }
 
 /// Loads a graph as the current writer operation left it.
-fn load_in(txn: &Txn<'_>, id: &str) -> Result<Option<GraphRecord>, ApiError> {
+fn load_in(txn: &Txn<'_>, id: &str) -> Result<Option<GraphRecord>, store::Error> {
     txn.get(&graph_key(id))
 }
 
-fn save(txn: &mut Txn<'_>, old: Option<&GraphRecord>, g: &GraphRecord) {
+fn save(txn: &mut Txn<'_>, old: Option<&GraphRecord>, g: &GraphRecord) -> Result<(), store::Error> {
     let idx = txn.store.index.clone();
     if let Some(old) = old {
         let ok = index_key(old);
@@ -91,7 +94,8 @@ fn save(txn: &mut Txn<'_>, old: Option<&GraphRecord>, g: &GraphRecord) {
     }
     txn.put_raw(&idx, index_key(g), Vec::new());
     let ps = txn.store.processes.clone();
-    txn.put(&ps, graph_key(&g.processgraphid), g);
+    txn.put(&ps, graph_key(&g.processgraphid), g)?;
+    Ok(())
 }
 
 fn count(s: i32) -> usize {
@@ -254,7 +258,7 @@ pub fn submit(
         g.counts[count(p.state)] += 1;
         ids[i] = p.processid;
     }
-    save(txn, None, &g);
+    save(txn, None, &g)?;
     Ok(g)
 }
 
@@ -275,7 +279,7 @@ pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result
     }
     recompute(txn, &mut g);
     if g != before {
-        save(txn, Some(&before), &g);
+        save(txn, Some(&before), &g)?;
     }
     Ok(())
 }
@@ -331,7 +335,7 @@ fn release_children(txn: &mut Txn<'_>, parent: &Process) -> Result<(), ApiError>
         if ready {
             let mut c = child.clone();
             c.waitforparents = false;
-            txn.put_process(Some(&child), &c);
+            txn.put_process(Some(&child), &c)?;
         }
     }
     Ok(())
@@ -420,7 +424,7 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
                         *p = child_id.clone();
                     }
                 }
-                txn.put_process(Some(&old), &n);
+                txn.put_process(Some(&old), &n)?;
             }
         }
     } else {
@@ -436,11 +440,11 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
             let mut n = old.clone();
             n.parents.push(child_id.clone());
             n.waitforparents = true;
-            txn.put_process(Some(&old), &n);
+            txn.put_process(Some(&old), &n)?;
             grandchildren = vec![old.processid];
         }
     }
-    txn.put_process(Some(&parent), &new_parent);
+    txn.put_process(Some(&parent), &new_parent)?;
     let mut spec = req.spec;
     spec.conditions.colonyname = g.colonyname.clone();
     let child = crate::process::create(
@@ -459,7 +463,7 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
     g.processids.push(child.processid.clone());
     g.counts[count(state::WAITING)] += 1;
     recompute(txn, &mut g);
-    save(txn, Some(&before), &g);
+    save(txn, Some(&before), &g)?;
     Ok(child)
 }
 

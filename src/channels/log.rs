@@ -26,7 +26,7 @@ use crate::protocol::ApiError;
 use crate::store::segments::segment_key;
 use crate::store::writer::Txn;
 use crate::store::ChannelPolicy;
-use crate::store::{decode, keys, Store};
+use crate::store::{self, decode, keys, Store};
 use fjall::Readable;
 use serde::{Deserialize, Serialize};
 
@@ -166,7 +166,7 @@ pub fn create_for_process(
             name: name.clone(),
             ..ChannelMeta::default()
         };
-        txn.put(&chans, meta_key(pid, name), &meta);
+        txn.put(&chans, meta_key(pid, name), &meta)?;
         txn.put_raw(&chans, id_key(next), meta_key(pid, name)[1..].to_vec());
         next += 1;
     }
@@ -175,7 +175,7 @@ pub fn create_for_process(
 }
 
 /// Loads a channel's metadata as the writer sees it (latest, not necessarily durable).
-pub fn load(store: &Store, pid: &str, name: &str) -> Result<Option<ChannelMeta>, ApiError> {
+pub fn load(store: &Store, pid: &str, name: &str) -> Result<Option<ChannelMeta>, store::Error> {
     store.get(&store.channels, &meta_key(pid, name))
 }
 
@@ -194,22 +194,19 @@ pub fn append(
         return Err(ApiError::not_found("Channel not found"));
     }
     if policy.max_entries > 0 && meta.next_pos >= policy.max_entries {
-        return Err(ApiError::new(507, "channel log is full"));
+        return Err(ApiError::insufficient_storage("channel log is full"));
     }
     let len = entry.payload.len() as u64;
     let total = get_u64(txn.store, b"channel-bytes")?;
     if policy.disk_budget > 0 && total + len > policy.disk_budget {
-        return Err(ApiError::new(
-            507,
-            format!(
-                "channel disk budget of {} bytes is used up (--channel-disk-budget); remove finished processes or raise the budget",
-                policy.disk_budget
-            ),
-        ));
+        return Err(ApiError::insufficient_storage(format!(
+            "channel disk budget of {} bytes is used up (--channel-disk-budget); remove finished processes or raise the budget",
+            policy.disk_budget
+        )));
     }
     let (seg, ks) = current_segment(txn, policy)?;
     let pos = meta.next_pos;
-    txn.put(&ks, entry_key(meta.cid, pos).to_vec(), entry);
+    txn.put(&ks, entry_key(meta.cid, pos).to_vec(), entry)?;
     let chans = txn.store.channels.clone();
     if !meta.segments.contains(&seg) {
         meta.segments.push(seg);
@@ -217,11 +214,13 @@ pub fn append(
     }
     meta.next_pos += 1;
     meta.bytes += len;
-    txn.put(&chans, meta_key(pid, name), &meta);
+    txn.put(&chans, meta_key(pid, name), &meta)?;
     put_u64(txn, b"channel-bytes", total + len);
-    let frame = txn
-        .is_watched(meta.cid)
-        .then(|| super::wire::subscription_frame(std::iter::once(entry)));
+    let frame = if txn.is_watched(meta.cid) {
+        Some(super::wire::subscription_frame(std::iter::once(entry))?)
+    } else {
+        None
+    };
     txn.emit(crate::store::writer::Effect::ChannelAppended {
         cid: meta.cid,
         pos,
@@ -281,7 +280,7 @@ pub fn close_process(txn: &mut Txn<'_>, pid: &str, policy: &ChannelPolicy) -> Re
             m.closed_at = txn.now;
             m.expires_at = txn.now.saturating_add(keep_for);
             txn.put_raw(&chans, expiry_key(m.expires_at, m.cid), Vec::new());
-            txn.put(&chans, meta_key(&m.processid, &m.name), &m);
+            txn.put(&chans, meta_key(&m.processid, &m.name), &m)?;
         }
     }
     Ok(())
@@ -333,7 +332,7 @@ pub fn drop_drained(
     Ok(true)
 }
 
-fn meta_by_cid(store: &Store, cid: u64) -> Result<Option<ChannelMeta>, ApiError> {
+fn meta_by_cid(store: &Store, cid: u64) -> Result<Option<ChannelMeta>, store::Error> {
     let Some(rest) = store.channels.get(id_key(cid))? else {
         return Ok(None);
     };
@@ -532,7 +531,7 @@ pub fn maintain(
             meta.segments.retain(|s| *s != seg);
             txn.remove(&chans, ref_key(seg, cid));
         }
-        txn.put(&chans, meta_key(&meta.processid, &meta.name), &meta);
+        txn.put(&chans, meta_key(&meta.processid, &meta.name), &meta)?;
         tracing::debug!(segment = seg, cid, moved, done, "relocated channel entries");
         return Ok(true);
     }

@@ -2,7 +2,7 @@
 
 use super::log::Entry;
 use crate::protocol::time::Timestamp;
-use crate::protocol::Reply;
+use crate::protocol::{json, ApiError, Reply};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Serialize;
@@ -38,14 +38,16 @@ impl From<&Entry> for EntryJson {
 }
 
 /// JSON array of entries (a `channelreadmsg` reply, or the payload of a subscription frame).
-pub fn entries_json<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<u8> {
+pub fn entries_json<'a>(entries: impl Iterator<Item = &'a Entry>) -> Result<Vec<u8>, ApiError> {
     let v: Vec<EntryJson> = entries.map(EntryJson::from).collect();
-    serde_json::to_vec(&v).unwrap_or_else(|_| b"[]".to_vec())
+    json::to_vec(&v)
 }
 
 /// A `subscribechannelmsg` frame carrying `entries` (text of a reply envelope).
-pub fn subscription_frame<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<u8> {
-    Reply::ok("subscribechannelmsg", &entries_json(entries)).to_json()
+pub fn subscription_frame<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+) -> Result<Vec<u8>, ApiError> {
+    Ok(Reply::ok("subscribechannelmsg", &entries_json(entries)?).to_json())
 }
 
 /// The `[]` frame that ends every channel subscription.
@@ -64,7 +66,7 @@ mod tests {
             payload: b"hi".to_vec(),
             ..Entry::default()
         };
-        let j = String::from_utf8(entries_json([e].iter())).unwrap();
+        let j = String::from_utf8(entries_json([e].iter()).unwrap()).unwrap();
         assert!(!j.contains("inreplyto") && !j.contains("\"type\""), "{j}");
         assert!(j.contains("\"payload\":\"aGk=\""));
         assert_eq!(

@@ -31,7 +31,7 @@ pub async fn append(ctx: &mut Ctx<'_>, m: AppendMsg) -> Result<Vec<u8>, ApiError
         .channel_rate
         .allow(&p.processid, policy.rate_per_sec)
     {
-        return Err(ApiError::new(429, "rate limit exceeded"));
+        return Err(ApiError::too_many("rate limit exceeded"));
     }
     let kind = match m.payloadtype.as_deref() {
         None | Some("") => "data".to_string(),
@@ -85,7 +85,5 @@ pub fn read(ctx: &mut Ctx<'_>, m: ChannelCursorMsg) -> Result<Vec<u8>, ApiError>
         store.channel_policy.page_bytes,
     )?
     .ok_or_else(|| ApiError::not_found("Channel not found"))?;
-    Ok(crate::channels::wire::entries_json(
-        page.entries.iter().map(|(_, e)| e),
-    ))
+    crate::channels::wire::entries_json(page.entries.iter().map(|(_, e)| e))
 }

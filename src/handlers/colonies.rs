@@ -30,7 +30,7 @@ pub async fn add(ctx: &mut Ctx<'_>, m: AddColonyMsg) -> Result<Vec<u8>, ApiError
                 )));
             }
             let reg = txn.store.registry.clone();
-            txn.put(&reg, keys::colony(&c.name), &c);
+            txn.put(&reg, keys::colony(&c.name), &c)?;
             Ok(())
         })
         .await?;

@@ -12,6 +12,7 @@ use crate::protocol::types::{executor_state, Executor};
 use crate::protocol::ApiError;
 use crate::store::keys;
 use crate::store::writer::Txn;
+use crate::store::{self};
 
 pub async fn add(ctx: &mut Ctx<'_>, m: AddExecutorMsg) -> Result<Vec<u8>, ApiError> {
     let mut e = m
@@ -59,20 +60,21 @@ pub async fn add(ctx: &mut Ctx<'_>, m: AddExecutorMsg) -> Result<Vec<u8>, ApiErr
                     )));
                 }
             }
-            put(txn, &e);
+            put(txn, &e)?;
             Ok(e)
         })
         .await
         .and_then(|e| json(&e))
 }
 
-fn put(txn: &mut Txn<'_>, e: &Executor) {
+fn put(txn: &mut Txn<'_>, e: &Executor) -> Result<(), store::Error> {
     let reg = txn.store.registry.clone();
-    txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), e);
+    txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), e)?;
     let mut loc = e.colonyname.as_bytes().to_vec();
     loc.push(0);
     loc.extend_from_slice(e.executorname.as_bytes());
     txn.put_raw(&reg, keys::executor_id(&e.executorid), loc);
+    Ok(())
 }
 
 /// Drops the ID index entry of `e` if it still points at `e` (not at an executor that took
@@ -111,7 +113,7 @@ fn unregister(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
     let mut kept = e.clone();
     kept.state = executor_state::UNREGISTERED;
     let key = keys::executor(&kept.colonyname, &kept.executorname);
-    txn.put(&reg, key, &kept);
+    txn.put(&reg, key, &kept)?;
     Ok(())
 }
 
@@ -146,7 +148,7 @@ pub async fn set_state(
                     })
                 })?;
             e.state = new_state;
-            put(txn, &e);
+            put(txn, &e)?;
             Ok(())
         })
         .await?;
@@ -228,7 +230,7 @@ async fn modify_self(
                 .executor(&e.colonyname, &e.executorname)?
                 .ok_or_else(|| not_found(&e.executorname))?;
             change(&mut e);
-            put(txn, &e);
+            put(txn, &e)?;
             Ok(())
         })
         .await?;
@@ -277,7 +279,7 @@ pub async fn change_id(ctx: &mut Ctx<'_>, colony: String, new_id: String) -> Res
             txn.remove(&reg, keys::executor_id(&e.executorid));
             let mut e = e;
             e.executorid = new_id;
-            put(txn, &e);
+            put(txn, &e)?;
             Ok(())
         })
         .await

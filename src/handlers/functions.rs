@@ -38,7 +38,7 @@ pub async fn add(ctx: &mut Ctx<'_>, m: AddFunctionMsg) -> Result<Vec<u8>, ApiErr
                 keys::function_ref(&f.colonyname, &f.executorname, &f.functionid),
                 Vec::new(),
             );
-            txn.put(&reg, keys::function(&f.functionid), &f);
+            txn.put(&reg, keys::function(&f.functionid), &f)?;
             Ok(())
         })
         .await?;

@@ -7,12 +7,12 @@ use crate::protocol::time::now_ns;
 use crate::protocol::types::{state, Log};
 use crate::protocol::ApiError;
 use crate::store::writer::Txn;
-use crate::store::{decode, keys, Store};
+use crate::store::{self, decode, keys, Store};
 
 /// Largest `count` a `getlogsmsg` may ask for (upstream answers 403 above it).
 pub const MAX_LOG_COUNT: i64 = 500;
 
-fn put_log(txn: &mut Txn<'_>, mut log: Log) {
+fn put_log(txn: &mut Txn<'_>, mut log: Log) -> Result<(), store::Error> {
     log.timestamp = txn.now;
     let logs = txn.store.logs.clone();
     let key = keys::log(&log.processid, log.timestamp);
@@ -22,7 +22,8 @@ fn put_log(txn: &mut Txn<'_>, mut log: Log) {
     by_colony.extend_from_slice(&keys::i64be(log.timestamp));
     txn.put_raw(&logs, by_exec, key.clone());
     txn.put_raw(&logs, by_colony, key.clone());
-    txn.put(&logs, key, &log);
+    txn.put(&logs, key, &log)?;
+    Ok(())
 }
 
 pub async fn add(ctx: &mut Ctx<'_>, m: AddLogMsg) -> Result<Vec<u8>, ApiError> {
@@ -57,7 +58,7 @@ pub async fn add(ctx: &mut Ctx<'_>, m: AddLogMsg) -> Result<Vec<u8>, ApiError> {
                     message: m.message,
                     timestamp: 0,
                 },
-            );
+            )?;
             Ok(())
         })
         .await?;
@@ -90,14 +91,14 @@ pub async fn add_executor_log(
                     message: m.message,
                     timestamp: 0,
                 },
-            );
+            )?;
             Ok(())
         })
         .await?;
     empty()
 }
 
-fn resolve(store: &Store, key: &[u8]) -> Result<Option<Log>, ApiError> {
+fn resolve(store: &Store, key: &[u8]) -> Result<Option<Log>, store::Error> {
     match store.logs.get(key)? {
         Some(v) => decode(&v).map(Some),
         None => Ok(None),
@@ -137,7 +138,7 @@ pub fn get(ctx: &mut Ctx<'_>, m: GetLogsMsg) -> Result<Vec<u8>, ApiError> {
     if count == 0 {
         return json(&Vec::<Log>::new());
     }
-    let read = |k: &[u8], v: &[u8]| -> Result<Option<Log>, ApiError> {
+    let read = |k: &[u8], v: &[u8]| -> Result<Option<Log>, store::Error> {
         let _ = k;
         if indirect {
             resolve(store, v)

@@ -16,6 +16,7 @@ mod users;
 mod workflows;
 
 use crate::peer::PeerWatch;
+use crate::protocol::error::status;
 use crate::protocol::types::executor_state;
 use crate::protocol::{ApiError, Endpoint, PayloadType, Reply, Request, RequestEnvelope};
 use crate::state::ServerState;
@@ -67,7 +68,7 @@ impl Ctx<'_> {
 
 /// JSON bytes of a reply value.
 pub fn json<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(v).map_err(|e| ApiError::internal(format!("failed to encode reply: {e}")))
+    crate::protocol::json::to_vec(v)
 }
 
 /// The empty success reply `{}`.
@@ -149,7 +150,7 @@ async fn handle(state: &Arc<ServerState>, env: RequestEnvelope, peer: &PeerWatch
     };
     match route(&mut ctx, request).await {
         Ok(json) => Answer {
-            status: 200,
+            status: status::OK,
             reply: Reply::ok(pt.reply_name(), &json),
             undelivered: ctx.undelivered.take(),
         },

@@ -3,6 +3,7 @@
 use super::{empty, json, Ctx};
 use crate::auth;
 use crate::lifecycle;
+use crate::protocol::error::status;
 use crate::protocol::msgs::{
     AddAttributeMsg, AssignMsg, AttributeIdMsg, CloseFailedMsg, ColonyNameMsg, GetProcessHistMsg,
     GetProcessesMsg, OutputMsg, ProcessIdMsg, RemoveAllProcessesMsg, SubmitMsg,
@@ -122,7 +123,7 @@ pub async fn assign(ctx: &mut Ctx<'_>, m: AssignMsg) -> Result<Vec<u8>, ApiError
                         let mut e = fresh;
                         e.lastheardfromtime = crate::protocol::time::Timestamp(txn.now);
                         let reg = txn.store.registry.clone();
-                        txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), &e);
+                        txn.put(&reg, keys::executor(&e.colonyname, &e.executorname), &e)?;
                         return Ok(None);
                     }
                     lifecycle::assign(txn, &fresh, offer)
@@ -132,7 +133,7 @@ pub async fn assign(ctx: &mut Ctx<'_>, m: AssignMsg) -> Result<Vec<u8>, ApiError
                 if ctx.peer.is_gone_now() {
                     rollback(&state, p).await;
                     return Err(ApiError::new(
-                        499,
+                        status::CLIENT_CLOSED,
                         "client closed the connection during assign",
                     ));
                 }
@@ -176,7 +177,7 @@ pub async fn assign(ctx: &mut Ctx<'_>, m: AssignMsg) -> Result<Vec<u8>, ApiError
         .await;
         if ctx.peer.is_gone_now() {
             return Err(ApiError::new(
-                499,
+                status::CLIENT_CLOSED,
                 "client closed the connection during assign",
             ));
         }

@@ -73,7 +73,7 @@ pub async fn change_colony_id(
         .writer
         .run(move |txn| {
             let reg = txn.store.registry.clone();
-            txn.put(&reg, keys::colony(&colony.name), &colony);
+            txn.put(&reg, keys::colony(&colony.name), &colony)?;
             Ok(())
         })
         .await?;
@@ -124,7 +124,7 @@ pub async fn backup(ctx: &mut Ctx<'_>, m: BackupMsg) -> Result<Vec<u8>, ApiError
         .path()
         .parent()
         .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
+        .ok_or_else(|| ApiError::internal("the store has no data directory above it"))?;
     let target = data_dir.join(&m.dir);
     if target.exists()
         && std::fs::read_dir(&target)

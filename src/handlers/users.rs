@@ -7,15 +7,17 @@ use crate::protocol::types::User;
 use crate::protocol::ApiError;
 use crate::store::keys;
 use crate::store::writer::Txn;
+use crate::store::{self};
 
-fn put(txn: &mut Txn<'_>, u: &User) {
+fn put(txn: &mut Txn<'_>, u: &User) -> Result<(), store::Error> {
     let reg = txn.store.registry.clone();
-    txn.put(&reg, keys::user(&u.colonyname, &u.name), u);
+    txn.put(&reg, keys::user(&u.colonyname, &u.name), u)?;
     txn.put_raw(
         &reg,
         keys::user_id(&u.colonyname, &u.userid),
         u.name.clone().into_bytes(),
     );
+    Ok(())
 }
 
 pub async fn add(ctx: &mut Ctx<'_>, m: AddUserMsg) -> Result<Vec<u8>, ApiError> {
@@ -47,7 +49,7 @@ pub async fn add(ctx: &mut Ctx<'_>, m: AddUserMsg) -> Result<Vec<u8>, ApiError> 
                     u.userid, u.colonyname
                 )));
             }
-            put(txn, &u);
+            put(txn, &u)?;
             Ok(())
         })
         .await?;
@@ -123,7 +125,7 @@ pub async fn change_id(ctx: &mut Ctx<'_>, colony: String, new_id: String) -> Res
             txn.remove(&reg, keys::user_id(&u.colonyname, &u.userid));
             let mut u = u;
             u.userid = new_id;
-            put(txn, &u);
+            put(txn, &u)?;
             Ok(())
         })
         .await

@@ -73,11 +73,14 @@ impl Reply {
             status: u16,
             message: &'a str,
         }
-        let json = serde_json::to_vec(&Failure {
+        let json = match serde_json::to_vec(&Failure {
             status: err.status,
             message: &err.message,
-        })
-        .unwrap_or_default();
+        }) {
+            Ok(json) => json,
+            // two plain fields always encode; never answer an empty payload
+            Err(_) => return Reply::unencodable(),
+        };
         Reply {
             payloadtype: "error".to_string(),
             payload: STANDARD.encode(json),
@@ -87,13 +90,42 @@ impl Reply {
 
     /// Serialized envelope bytes.
     pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        // three plain fields always encode; never an empty body
+        serde_json::to_vec(self).unwrap_or_else(|e| {
+            debug_assert!(false, "reply envelope not encodable: {e}");
+            UNENCODABLE.to_vec()
+        })
+    }
+
+    fn unencodable() -> Reply {
+        debug_assert!(false, "error payload not encodable");
+        Reply {
+            payloadtype: "error".to_string(),
+            payload: UNENCODABLE_PAYLOAD.to_string(),
+            error: true,
+        }
     }
 }
+
+/// `{"status":500,"message":"failed to encode the reply"}` in base64.
+const UNENCODABLE_PAYLOAD: &str =
+    "eyJzdGF0dXMiOjUwMCwibWVzc2FnZSI6ImZhaWxlZCB0byBlbmNvZGUgdGhlIHJlcGx5In0=";
+/// The envelope answered if a reply could not be encoded (cannot happen; debug builds assert).
+const UNENCODABLE: &[u8] =
+    b"{\"payloadtype\":\"error\",\"payload\":\"eyJzdGF0dXMiOjUwMCwibWVzc2FnZSI6ImZhaWxlZCB0byBlbmNvZGUgdGhlIHJlcGx5In0=\",\"error\":true}";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fallback_envelope_is_a_well_formed_500() {
+        let v: serde_json::Value = serde_json::from_slice(UNENCODABLE).unwrap();
+        assert_eq!(v["error"], true);
+        let payload = STANDARD.decode(v["payload"].as_str().unwrap()).unwrap();
+        let p: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(p["status"], 500);
+    }
 
     #[test]
     fn error_reply_matches_spec_example() {

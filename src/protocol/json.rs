@@ -6,6 +6,7 @@
 //! * [`lenient`]: `null` → default on the wire (Go clients send `null` for empty lists and
 //!   maps); a plain value in postcard.
 
+use super::error::ApiError;
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde::ser::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -111,6 +112,15 @@ fn depth(text: &str) -> usize {
         }
     }
     max
+}
+
+/// JSON bytes of a reply value. Our reply types always encode (no maps with non-string keys);
+/// a failure is a programming error: debug builds assert, release builds answer 500.
+pub fn to_vec<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(v).map_err(|e| {
+        debug_assert!(false, "reply not encodable: {e}");
+        ApiError::internal(format!("failed to encode reply: {e}"))
+    })
 }
 
 /// `deserialize_with` helper: JSON `null` becomes `T::default()`; postcard reads `T` as is.

@@ -5,12 +5,14 @@
 //! Reads may happen from any thread ([`Store`] is `Sync`); writes happen only on the writer
 //! thread, inside a [`writer::Txn`]. The key layout is documented in [`keys`].
 
+mod error;
 pub mod keys;
 pub mod segments;
 pub mod writer;
 
+pub use error::Error;
+
 use crate::protocol::types::{Colony, Executor, Function, Process, User};
-use crate::protocol::ApiError;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use segments::Segments;
 use serde::de::DeserializeOwned;
@@ -113,26 +115,25 @@ pub struct Store {
 }
 
 /// Encodes a record: version byte, then postcard.
-pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    let out = vec![RECORD_VERSION];
-    // postcard only fails on types it cannot represent (maps with non-string keys are fine);
-    // our record types are all representable, so an error here is a programming error that
-    // tests catch. Store an empty record rather than panic.
-    match postcard::to_extend(v, out) {
-        Ok(v) => v,
-        Err(_) => vec![RECORD_VERSION],
-    }
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, Error> {
+    // postcard fails only on types it cannot represent; every record type is representable,
+    // so this is a programming error that tests catch: refuse the write, never store a stub
+    postcard::to_extend(v, vec![RECORD_VERSION]).map_err(|e| {
+        debug_assert!(false, "record not encodable: {e}");
+        Error::Encode(e.to_string())
+    })
 }
 
-/// Decodes a record written by [`encode`]; a corrupt or unknown-version record is a 500.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Decodes a record written by [`encode`]; unknown versions are refused, never guessed.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => postcard::from_bytes(rest)
-            .map_err(|e| ApiError::internal(format!("corrupt record in store: {e}"))),
-        Some((v, _)) => Err(ApiError::internal(format!(
+        Some((&RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| Error::Corrupt(e.to_string()))
+        }
+        Some((v, _)) => Err(Error::Corrupt(format!(
             "record format version {v} is not supported by this colonyd"
         ))),
-        None => Err(ApiError::internal("empty record in store")),
+        None => Err(Error::Corrupt("empty record".into())),
     }
 }
 
@@ -208,11 +209,7 @@ impl Store {
     }
 
     /// Reads and decodes one record.
-    pub fn get<T: DeserializeOwned>(
-        &self,
-        ks: &Keyspace,
-        key: &[u8],
-    ) -> Result<Option<T>, ApiError> {
+    pub fn get<T: DeserializeOwned>(&self, ks: &Keyspace, key: &[u8]) -> Result<Option<T>, Error> {
         match ks.get(key)? {
             Some(v) => decode(&v).map(Some),
             None => Ok(None),
@@ -225,7 +222,7 @@ impl Store {
         ks: &Keyspace,
         prefix: &[u8],
         limit: usize,
-    ) -> Result<Vec<T>, ApiError> {
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         for g in ks.prefix(prefix).take(limit) {
             let (_, v) = g.into_inner()?;
@@ -235,12 +232,7 @@ impl Store {
     }
 
     /// Keys under `prefix`, at most `limit`.
-    pub fn keys(
-        &self,
-        ks: &Keyspace,
-        prefix: &[u8],
-        limit: usize,
-    ) -> Result<Vec<Vec<u8>>, ApiError> {
+    pub fn keys(&self, ks: &Keyspace, prefix: &[u8], limit: usize) -> Result<Vec<Vec<u8>>, Error> {
         let mut out = Vec::new();
         for g in ks.prefix(prefix).take(limit) {
             out.push(g.key()?.to_vec());
@@ -249,7 +241,7 @@ impl Store {
     }
 
     /// Number of keys under `prefix`.
-    pub fn count(&self, ks: &Keyspace, prefix: &[u8]) -> Result<i64, ApiError> {
+    pub fn count(&self, ks: &Keyspace, prefix: &[u8]) -> Result<i64, Error> {
         let mut n = 0i64;
         for g in ks.prefix(prefix) {
             g.key()?;
@@ -259,7 +251,7 @@ impl Store {
     }
 
     /// The stored server owner ID, if any.
-    pub fn server_id(&self) -> Result<Option<String>, ApiError> {
+    pub fn server_id(&self) -> Result<Option<String>, Error> {
         Ok(self
             .meta
             .get(b"server-id")?
@@ -267,22 +259,22 @@ impl Store {
     }
 
     /// A colony by name.
-    pub fn colony(&self, name: &str) -> Result<Option<Colony>, ApiError> {
+    pub fn colony(&self, name: &str) -> Result<Option<Colony>, Error> {
         self.get(&self.registry, &keys::colony(name))
     }
 
     /// All colonies.
-    pub fn colonies(&self) -> Result<Vec<Colony>, ApiError> {
+    pub fn colonies(&self) -> Result<Vec<Colony>, Error> {
         self.scan(&self.registry, b"c", usize::MAX)
     }
 
     /// An executor by colony and name.
-    pub fn executor(&self, colony: &str, name: &str) -> Result<Option<Executor>, ApiError> {
+    pub fn executor(&self, colony: &str, name: &str) -> Result<Option<Executor>, Error> {
         self.get(&self.registry, &keys::executor(colony, name))
     }
 
     /// An executor by its (global) ID.
-    pub fn executor_by_id(&self, id: &str) -> Result<Option<Executor>, ApiError> {
+    pub fn executor_by_id(&self, id: &str) -> Result<Option<Executor>, Error> {
         let Some(loc) = self.registry.get(keys::executor_id(id))? else {
             return Ok(None);
         };
@@ -293,17 +285,17 @@ impl Store {
     }
 
     /// All executors of a colony.
-    pub fn executors(&self, colony: &str) -> Result<Vec<Executor>, ApiError> {
+    pub fn executors(&self, colony: &str) -> Result<Vec<Executor>, Error> {
         self.scan(&self.registry, &keys::executors_of(colony), usize::MAX)
     }
 
     /// A user by colony and name.
-    pub fn user(&self, colony: &str, name: &str) -> Result<Option<User>, ApiError> {
+    pub fn user(&self, colony: &str, name: &str) -> Result<Option<User>, Error> {
         self.get(&self.registry, &keys::user(colony, name))
     }
 
     /// A user of `colony` by ID.
-    pub fn user_by_id(&self, colony: &str, id: &str) -> Result<Option<User>, ApiError> {
+    pub fn user_by_id(&self, colony: &str, id: &str) -> Result<Option<User>, Error> {
         match self.registry.get(keys::user_id(colony, id))? {
             Some(name) => self.user(colony, &String::from_utf8_lossy(&name)),
             None => Ok(None),
@@ -311,26 +303,22 @@ impl Store {
     }
 
     /// All users of a colony.
-    pub fn users(&self, colony: &str) -> Result<Vec<User>, ApiError> {
+    pub fn users(&self, colony: &str) -> Result<Vec<User>, Error> {
         self.scan(&self.registry, &keys::users_of(colony), usize::MAX)
     }
 
     /// A process by ID.
-    pub fn process(&self, pid: &str) -> Result<Option<Process>, ApiError> {
+    pub fn process(&self, pid: &str) -> Result<Option<Process>, Error> {
         self.get(&self.processes, &keys::process(pid))
     }
 
     /// A function by ID.
-    pub fn function(&self, id: &str) -> Result<Option<Function>, ApiError> {
+    pub fn function(&self, id: &str) -> Result<Option<Function>, Error> {
         self.get(&self.registry, &keys::function(id))
     }
 
     /// Functions of a colony, optionally of one executor.
-    pub fn functions(
-        &self,
-        colony: &str,
-        executor: Option<&str>,
-    ) -> Result<Vec<Function>, ApiError> {
+    pub fn functions(&self, colony: &str, executor: Option<&str>) -> Result<Vec<Function>, Error> {
         let mut out = Vec::new();
         for key in self.keys(
             &self.registry,
@@ -348,7 +336,7 @@ impl Store {
     }
 
     /// Whether assignments in `colony` are paused.
-    pub fn is_paused(&self, colony: &str) -> Result<bool, ApiError> {
+    pub fn is_paused(&self, colony: &str) -> Result<bool, Error> {
         Ok(self.registry.contains_key(keys::paused(colony))?)
     }
 
@@ -358,7 +346,7 @@ impl Store {
         prefix: &[u8],
         limit: usize,
         reverse: bool,
-    ) -> Result<Vec<Process>, ApiError> {
+    ) -> Result<Vec<Process>, Error> {
         let mut out = Vec::new();
         let iter = self.index.prefix(prefix);
         let iter: Box<dyn Iterator<Item = fjall::Guard>> = if reverse {
@@ -383,7 +371,7 @@ impl Store {
     /// Writes a consistent copy of everything durable into a new store at `target`: a logical
     /// copy through the durable snapshot (fjall has no checkpoint API, and copying files under
     /// a running compaction is not consistent). Returns the number of records copied.
-    pub fn backup_to(&self, target: &Path) -> Result<u64, ApiError> {
+    pub fn backup_to(&self, target: &Path) -> Result<u64, Error> {
         let snap = self.durable();
         let out = Database::builder(target)
             .cache_size(1 << 20)
@@ -440,15 +428,14 @@ mod tests {
             colonyid: "x".into(),
             name: "dev".into(),
         };
-        let bytes = encode(&c);
-        assert_eq!(bytes[0], RECORD_VERSION);
+        let bytes = encode(&c).unwrap();
+        assert_eq!(bytes.first(), Some(&RECORD_VERSION));
         assert_eq!(decode::<Colony>(&bytes).unwrap(), c);
-        assert_eq!(decode::<Colony>(&[]).unwrap_err().status, 500);
-        assert_eq!(decode::<Colony>(&[9, 1, 2]).unwrap_err().status, 500);
-        assert_eq!(
-            decode::<Colony>(&[RECORD_VERSION, 200]).unwrap_err().status,
-            500
-        );
+        for garbage in [&[][..], &[9, 1, 2], &[RECORD_VERSION, 200]] {
+            let e = decode::<Colony>(garbage).unwrap_err();
+            assert!(matches!(e, Error::Corrupt(_)), "{e}");
+            assert_eq!(crate::protocol::ApiError::from(e).status, 500);
+        }
     }
 
     #[test]
@@ -458,7 +445,7 @@ mod tests {
         {
             let s = Store::open(&cfg).unwrap();
             s.registry
-                .insert(keys::colony("dev"), encode(&Colony::default()))
+                .insert(keys::colony("dev"), encode(&Colony::default()).unwrap())
                 .unwrap();
             s.db().persist(fjall::PersistMode::SyncData).unwrap();
         }

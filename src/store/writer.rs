@@ -25,7 +25,7 @@
 //! clear refusal rather than the fatal path above; that path remains for space lost between
 //! two checks (another process filling the disk).
 
-use super::{decode, encode, keys, Store};
+use super::{decode, encode, keys, Error, Store};
 use crate::protocol::types::Process;
 use crate::protocol::ApiError;
 use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
@@ -140,8 +140,14 @@ pub struct Txn<'a> {
 
 impl Txn<'_> {
     /// Stages an insert of an encoded record.
-    pub fn put<T: Serialize>(&mut self, ks: &Keyspace, key: Vec<u8>, value: &T) {
-        self.put_raw(ks, key, encode(value));
+    pub fn put<T: Serialize>(
+        &mut self,
+        ks: &Keyspace,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.put_raw(ks, key, encode(value)?);
+        Ok(())
     }
     /// Stages an insert of raw bytes.
     pub fn put_raw(&mut self, ks: &Keyspace, key: Vec<u8>, value: Vec<u8>) {
@@ -157,7 +163,7 @@ impl Txn<'_> {
     }
 
     /// Reads a record of the `processes` keyspace as this operation left it.
-    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, ApiError> {
+    pub fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, Error> {
         match self.staged.get(key) {
             Some(Some(v)) => decode(v).map(Some),
             Some(None) => Ok(None),
@@ -166,7 +172,7 @@ impl Txn<'_> {
     }
 
     /// A process as this operation left it.
-    pub fn process(&self, pid: &str) -> Result<Option<Process>, ApiError> {
+    pub fn process(&self, pid: &str) -> Result<Option<Process>, Error> {
         self.get(&keys::process(pid))
     }
     /// Stages a delete.
@@ -177,19 +183,19 @@ impl Txn<'_> {
         }
         self.batch.remove(ks, key);
     }
-    /// Records an effect to publish after the sync.
     /// Whether channel `cid` has live subscribers now.
     pub fn is_watched(&self, cid: u64) -> bool {
         self.sink.is_watched(cid)
     }
 
+    /// Records an effect to publish after the sync.
     pub fn emit(&mut self, e: Effect) {
         self.effects.push(e);
     }
 
     /// Writes a process record and brings its index keys in line with it. `old` is the
     /// version currently stored (None for a new process).
-    pub fn put_process(&mut self, old: Option<&Process>, new: &Process) {
+    pub fn put_process(&mut self, old: Option<&Process>, new: &Process) -> Result<(), Error> {
         let new_keys = keys::process_index_keys(new);
         if let Some(old) = old {
             for k in keys::process_index_keys(old) {
@@ -204,7 +210,7 @@ impl Txn<'_> {
             self.batch.insert(&self.store.index, k, Vec::new());
         }
         let store = self.store;
-        self.put(&store.processes, keys::process(&new.processid), new);
+        self.put(&store.processes, keys::process(&new.processid), new)?;
         if old.map(|o| o.state) != Some(new.state)
             || old.map(|o| o.waitforparents) != Some(new.waitforparents)
         {
@@ -217,6 +223,7 @@ impl Txn<'_> {
                     && !new.waitforparents,
             });
         }
+        Ok(())
     }
 
     /// Deletes a process record and its index keys (not its logs).
@@ -230,7 +237,7 @@ impl Txn<'_> {
     }
 }
 
-type Completion = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 type Job = Box<dyn FnOnce(&mut Txn<'_>) -> (bool, Completion) + Send>;
 
 /// Handle to the writer thread. Cloning is cheap.
@@ -281,23 +288,23 @@ impl Writer {
         F: FnOnce(&mut Txn<'_>) -> Result<R, ApiError> + Send + 'static,
     {
         if self.failed.load(Ordering::SeqCst) {
-            return Err(storage_failed());
+            return Err(Error::Failed.into());
         }
         let (done_tx, done_rx) = async_channel::bounded::<Result<R, ApiError>>(1);
         let job: Job = Box::new(move |txn| {
             let result = op(txn);
             let ok = result.is_ok();
             let completion: Completion = Box::new(move |synced| {
-                let _ = done_tx.try_send(synced.and(result));
+                let _ = done_tx.try_send(synced.map_err(ApiError::from).and(result));
             });
             (ok, completion)
         });
         if self.tx.send(job).await.is_err() {
-            return Err(ApiError::unavailable("server is shutting down"));
+            return Err(Error::Closed.into());
         }
         match done_rx.recv().await {
             Ok(r) => r,
-            Err(_) => Err(storage_failed()),
+            Err(_) => Err(Error::Failed.into()),
         }
     }
 
@@ -310,12 +317,6 @@ impl Writer {
     pub fn close(&self) {
         self.tx.close();
     }
-}
-
-fn storage_failed() -> ApiError {
-    ApiError::internal(
-        "storage failure: the write could not be made durable; colonyd is restarting",
-    )
 }
 
 /// The disk-space reserve: free bytes on the store's filesystem, read once per group.
@@ -354,24 +355,11 @@ impl DiskSpace {
         now_low
     }
 
-    fn refusal(&self, free: u64) -> ApiError {
-        ApiError::new(
-            507,
-            format!(
-                "insufficient storage: {} free on the data directory's filesystem, below the \
-                 reserve of {} (--min-free-disk); free space or remove data, reads still work",
-                human(free),
-                human(self.min_free)
-            ),
-        )
-    }
-}
-
-fn human(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / f64::from(1u32 << 20))
-    } else {
-        format!("{bytes} bytes")
+    fn refusal(&self, free: u64) -> Error {
+        Error::DiskFull {
+            free,
+            reserve: self.min_free,
+        }
     }
 }
 
@@ -421,7 +409,7 @@ fn run(
                     }
                     Err(err) => {
                         tracing::error!(error = %err, "storage commit failed");
-                        completion(Err(storage_failed()));
+                        completion(Err(Error::Failed));
                         fail(failed, sink);
                     }
                 }
@@ -452,7 +440,7 @@ fn run(
                 sink.synced(took, 0);
                 tracing::error!(error = %err, "storage sync failed; refusing all further writes");
                 for done in pending.drain(..) {
-                    done(Err(storage_failed()));
+                    done(Err(Error::Failed));
                 }
                 fail(failed, sink);
             }
@@ -476,7 +464,7 @@ fn run(
             staged: HashMap::new(),
         };
         let (_, completion) = job(&mut txn);
-        completion(Err(storage_failed()));
+        completion(Err(Error::Failed));
     }
 }
 
