@@ -8,9 +8,12 @@
 //! runs `--count` rounds of submit → assign → close → get, each request on a new connection (as
 //! pycolonies does), signing as it goes, and reports its latencies. Every loop is bounded.
 
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use crate::{call, percentile, proc_rss_kib, Args, Conn, Setup};
-use colonyd::client::{envelope, Client};
-use colonyd::crypto::PrivateKey;
+use colonyd::PrivateKey;
+use colonyd::{envelope, Client};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,7 +60,7 @@ pub fn run(a: &Args, s: &Setup, server: &PrivateKey) {
     let bulk = running_process(&mut c, s);
     // ten executors of another colony for the long-poll flood
     let owner = PrivateKey::generate();
-    let flood = format!("flood-{}", &colonyd::crypto::random_id()[..8]);
+    let flood = format!("flood-{}", &colonyd::random_id()[..8]);
     call(
         &mut c,
         serde_json::json!({"msgtype":"addcolonymsg","colony":{"colonyid":owner.id(),"name":flood}}),

@@ -3,16 +3,20 @@
 //! range reads, fan-out publish to 1/100/1 000 readers, and scheduler picks from a queue of
 //! 100 000 waiting processes. `cargo bench --bench hotpaths`; see bench/README.md.
 
-use colonyd::channels::log::{self as chlog, Entry};
-use colonyd::crypto::{self, PrivateKey};
-use colonyd::events::Events;
-use colonyd::fanout::ring::{Read, Ring};
-use colonyd::protocol::types::{Executor, FunctionSpec, Process};
-use colonyd::protocol::RequestEnvelope;
-use colonyd::scheduler::{self, Offer};
-use colonyd::store::writer::{SyncMode, Txn, Writer};
-use colonyd::store::ChannelPolicy;
-use colonyd::store::{Store, StoreConfig};
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use colonyd::internals::recover_id;
+use colonyd::internals::ChannelPolicy;
+use colonyd::internals::Events;
+use colonyd::internals::RequestEnvelope;
+use colonyd::internals::{channel_log as chlog, Entry};
+use colonyd::internals::{select, Offer};
+use colonyd::internals::{Executor, FunctionSpec, Process};
+use colonyd::internals::{Read, Ring};
+use colonyd::internals::{Store, StoreConfig};
+use colonyd::internals::{SyncMode, Txn, Writer};
+use colonyd::PrivateKey;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ const V1_PRV: &str = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac2276
 
 fn run<R: Send + 'static>(
     w: &Writer,
-    f: impl FnOnce(&mut Txn<'_>) -> Result<R, colonyd::protocol::ApiError> + Send + 'static,
+    f: impl FnOnce(&mut Txn<'_>) -> Result<R, colonyd::ApiError> + Send + 'static,
 ) -> R {
     futures_lite::future::block_on(w.run(f)).expect("writer op")
 }
@@ -37,14 +41,12 @@ fn envelope_and_crypto(c: &mut Criterion) {
         b.iter(|| RequestEnvelope::parse(black_box(body.as_bytes())).expect("parse"))
     });
     g.bench_function("recover_signer", |b| {
-        b.iter(|| {
-            crypto::recover_id(black_box(payload.as_bytes()), black_box(&sig)).expect("recover")
-        })
+        b.iter(|| recover_id(black_box(payload.as_bytes()), black_box(&sig)).expect("recover"))
     });
     g.bench_function("parse+recover+decode", |b| {
         b.iter(|| {
             let env = RequestEnvelope::parse(body.as_bytes()).expect("parse");
-            let id = crypto::recover_id(env.payload.as_bytes(), &env.signature).expect("recover");
+            let id = recover_id(env.payload.as_bytes(), &env.signature).expect("recover");
             let json = env.decode_payload().expect("b64");
             black_box((id, json))
         })
@@ -64,8 +66,8 @@ fn sample_process() -> Process {
         "channels":["chat"]}"#;
     let spec: FunctionSpec = serde_json::from_str(json).expect("spec");
     Process {
-        processid: crypto::random_id(),
-        initiatorid: crypto::random_id(),
+        processid: colonyd::random_id(),
+        initiatorid: colonyd::random_id(),
         initiatorname: "alice".into(),
         spec,
         ..Process::default()
@@ -77,25 +79,25 @@ fn codec(c: &mut Criterion) {
         sequence: 42,
         inreplyto: 7,
         timestamp: 1_770_000_000_000_000_000,
-        senderid: crypto::random_id(),
+        senderid: colonyd::random_id(),
         payload: vec![b'x'; 100],
         kind: "data".into(),
     };
     let p = sample_process();
-    let eb = colonyd::store::encode(&entry).expect("encode");
-    let pb = colonyd::store::encode(&p).expect("encode");
+    let eb = colonyd::internals::encode(&entry).expect("encode");
+    let pb = colonyd::internals::encode(&p).expect("encode");
     let mut g = c.benchmark_group("postcard");
     g.bench_function("encode_entry_100B", |b| {
-        b.iter(|| colonyd::store::encode(black_box(&entry)))
+        b.iter(|| colonyd::internals::encode(black_box(&entry)))
     });
     g.bench_function("decode_entry_100B", |b| {
-        b.iter(|| colonyd::store::decode::<Entry>(black_box(&eb)).expect("decode"))
+        b.iter(|| colonyd::internals::decode::<Entry>(black_box(&eb)).expect("decode"))
     });
     g.bench_function("encode_process", |b| {
-        b.iter(|| colonyd::store::encode(black_box(&p)))
+        b.iter(|| colonyd::internals::encode(black_box(&p)))
     });
     g.bench_function("decode_process", |b| {
-        b.iter(|| colonyd::store::decode::<Process>(black_box(&pb)).expect("decode"))
+        b.iter(|| colonyd::internals::decode::<Process>(black_box(&pb)).expect("decode"))
     });
     g.bench_function("process_to_json", |b| {
         b.iter(|| serde_json::to_vec(black_box(&p)).expect("json"))
@@ -109,7 +111,7 @@ fn store_append_and_read(c: &mut Criterion) {
     let (w, _h) =
         Writer::start(store.clone(), Arc::new(Events::new()), SyncMode::Always).expect("writer");
     let policy = ChannelPolicy::default();
-    let pid = crypto::random_id();
+    let pid = colonyd::random_id();
     {
         let (pid, policy) = (pid.clone(), policy.clone());
         run(&w, move |txn| {
@@ -196,7 +198,7 @@ fn scheduler_pick(c: &mut Criterion) {
                 s.channels.clear();
                 // every waiting process is for executor "other"
                 s.conditions.executornames = Some(vec!["other".into()]);
-                colonyd::lifecycle::submit(txn, s, "bench", "bench")?;
+                colonyd::internals::submit(txn, s, "bench", "bench")?;
             }
             Ok(())
         });
@@ -211,13 +213,11 @@ fn scheduler_pick(c: &mut Criterion) {
     let stranger = exec("w1");
     let mut g = c.benchmark_group("scheduler_pick_100k_waiting");
     g.bench_function("first_candidate_matches", |b| {
-        b.iter(|| scheduler::select(&store, black_box(&other), Offer::default()).expect("select"))
+        b.iter(|| select(&store, black_box(&other), Offer::default()).expect("select"))
     });
     g.sample_size(20);
     g.bench_function("nothing_matches_scan_bound", |b| {
-        b.iter(|| {
-            scheduler::select(&store, black_box(&stranger), Offer::default()).expect("select")
-        })
+        b.iter(|| select(&store, black_box(&stranger), Offer::default()).expect("select"))
     });
     g.finish();
 }

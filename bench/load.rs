@@ -22,10 +22,13 @@
 //! arrival at each subscriber (median, p99, max), plus the server's RSS with the subscribers
 //! connected.
 
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod abuse;
 
-use colonyd::client::{envelope, Client};
-use colonyd::crypto::PrivateKey;
+use colonyd::PrivateKey;
+use colonyd::{envelope, Client};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -157,7 +160,7 @@ struct Setup {
 fn setup(addr: &str, server: &PrivateKey) -> Setup {
     let mut c = Conn::new(addr);
     let owner = PrivateKey::generate();
-    let colony = format!("bench-{}", &colonyd::crypto::random_id()[..8]);
+    let colony = format!("bench-{}", &colonyd::random_id()[..8]);
     call(
         &mut c,
         serde_json::json!({"msgtype":"addcolonymsg","colony":{"colonyid":owner.id(),"name":colony}}),

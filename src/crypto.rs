@@ -7,9 +7,9 @@
 //! Go server refuses them.
 //!
 //! ```
-//! let key = colonyd::crypto::PrivateKey::generate();
+//! let key = colonyd::PrivateKey::generate();
 //! let sig = key.sign(b"eyJhIjoxfQ==");
-//! assert_eq!(colonyd::crypto::recover_id(b"eyJhIjoxfQ==", &sig).unwrap(), key.id());
+//! assert_eq!(colonyd::internals::recover_id(b"eyJhIjoxfQ==", &sig).unwrap(), key.id());
 //! ```
 
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};

@@ -5,8 +5,8 @@
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();
-//! let owner = colonyd::crypto::PrivateKey::generate();
-//! let node = colonyd::embedded::Embedded::open(dir.path(), &owner.id()).unwrap();
+//! let owner = colonyd::PrivateKey::generate();
+//! let node = colonyd::Embedded::open(dir.path(), &owner.id()).unwrap();
 //! let (status, _reply) = node.request(br#"{"payloadtype":"versionmsg","payload":"eyJtc2d0eXBlIjoidmVyc2lvbm1zZyJ9","signature":""}"#);
 //! assert_eq!(status, 200);
 //! ```

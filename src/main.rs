@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     };
     match cmd {
         "-h" | "--help" | "help" => {
-            print!("{HELP}\n{}", colonyd::cli::HELP);
+            print!("{HELP}\n{}", colonyd::commands::HELP);
             ExitCode::SUCCESS
         }
         "-V" | "--version" => {
@@ -56,17 +56,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         "keygen" => {
-            let k = colonyd::crypto::PrivateKey::generate();
+            let k = colonyd::PrivateKey::generate();
             println!("prvkey={}", k.to_hex());
             println!("id={}", k.id());
             ExitCode::SUCCESS
         }
         "serve" => {
             if rest.iter().any(|a| a == "-h" || a == "--help") {
-                print!("{}", colonyd::config::serve_help());
+                print!("{}", colonyd::serve_help());
                 return ExitCode::SUCCESS;
             }
-            let cfg = match colonyd::config::Config::parse(rest, &env) {
+            let cfg = match colonyd::Config::parse(rest, &env) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("colonyd: {e}");
@@ -78,7 +78,7 @@ fn main() -> ExitCode {
                 // smol's global executor reads this once, on first use (no threads exist yet)
                 std::env::set_var("SMOL_THREADS", cfg.threads.to_string());
             }
-            match colonyd::server::run(cfg, &env) {
+            match colonyd::run(cfg, &env) {
                 Ok(0) => ExitCode::SUCCESS,
                 Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
                 Err(e) => {
@@ -90,17 +90,21 @@ fn main() -> ExitCode {
         }
         "process" | "channel" | "backup" | "restore" => {
             if rest.iter().any(|a| a == "-h" || a == "--help") {
-                print!("{HELP}\n{}", colonyd::cli::HELP);
+                print!("{HELP}\n{}", colonyd::commands::HELP);
                 return ExitCode::SUCCESS;
             }
             let outcome = match (cmd, rest.split_first()) {
-                ("process", Some((sub, args))) if sub == "ls" => colonyd::cli::process_ls(args),
-                ("channel", Some((sub, args))) if sub == "tail" => colonyd::cli::channel_tail(args),
-                ("backup", _) => colonyd::cli::backup(rest),
-                ("restore", _) => colonyd::cli::restore(rest),
+                ("process", Some((sub, args))) if sub == "ls" => {
+                    colonyd::commands::process_ls(args)
+                }
+                ("channel", Some((sub, args))) if sub == "tail" => {
+                    colonyd::commands::channel_tail(args)
+                }
+                ("backup", _) => colonyd::commands::backup(rest),
+                ("restore", _) => colonyd::commands::restore(rest),
                 _ => Err((
-                    colonyd::cli::USAGE,
-                    format!("unknown command\n\n{}", colonyd::cli::HELP),
+                    colonyd::commands::USAGE,
+                    format!("unknown command\n\n{}", colonyd::commands::HELP),
                 )),
             };
             match outcome {
@@ -114,7 +118,7 @@ fn main() -> ExitCode {
         other => {
             eprintln!(
                 "colonyd: unknown command {other:?}\n\n{HELP}\n{}",
-                colonyd::cli::HELP
+                colonyd::commands::HELP
             );
             ExitCode::from(2)
         }

@@ -98,19 +98,29 @@ fn save(txn: &mut Txn<'_>, old: Option<&GraphRecord>, g: &GraphRecord) -> Result
     Ok(())
 }
 
-fn count(s: i32) -> usize {
+/// Members of `counts` in state `s` (states outside 0-4 count as WAITING).
+fn counted(counts: &[u32; 5], s: i32) -> u32 {
+    counts.get(slot(s)).copied().unwrap_or(0)
+}
+
+/// The counter of state `s`.
+fn counter(counts: &mut [u32; 5], s: i32) -> Option<&mut u32> {
+    counts.get_mut(slot(s))
+}
+
+fn slot(s: i32) -> usize {
     usize::try_from(s).unwrap_or(0).min(4)
 }
 
 fn computed_state(c: &[u32; 5]) -> i32 {
     let total: u32 = c.iter().sum();
-    if c[count(state::FAILED)] > 0 {
+    if counted(c, state::FAILED) > 0 {
         state::FAILED
-    } else if c[count(state::CANCELLED)] > 0 {
+    } else if counted(c, state::CANCELLED) > 0 {
         state::CANCELLED
-    } else if total > 0 && c[count(state::SUCCESS)] == total {
+    } else if total > 0 && counted(c, state::SUCCESS) == total {
         state::SUCCESS
-    } else if c[count(state::SUCCESS)] > 0 || c[count(state::RUNNING)] > 0 {
+    } else if counted(c, state::SUCCESS) > 0 || counted(c, state::RUNNING) > 0 {
         state::RUNNING
     } else {
         state::WAITING
@@ -133,6 +143,9 @@ fn recompute(txn: &Txn<'_>, g: &mut GraphRecord) {
 
 /// Validates a workflow's specs: node names present and unique, dependencies known, no
 /// cycle. Returns the specs in a dependency-respecting order (parents first).
+// every index is a member's position: from `enumerate`/`0..len` or a value of `by_name`,
+// built over the same specs; every vector indexed has one entry per spec
+#[allow(clippy::indexing_slicing)]
 pub fn validate(specs: &[FunctionSpec]) -> Result<Vec<usize>, ApiError> {
     if specs.is_empty() {
         return Err(ApiError::bad_request(
@@ -195,6 +208,9 @@ pub fn validate(specs: &[FunctionSpec]) -> Result<Vec<usize>, ApiError> {
 }
 
 /// Submits a validated, normalized workflow: every member and the graph in one batch.
+// every index is a member's position: from `enumerate`/`0..len` or a value of `by_name`,
+// built over the same specs; every vector indexed has one entry per spec
+#[allow(clippy::indexing_slicing)]
 pub fn submit(
     txn: &mut Txn<'_>,
     colony: &str,
@@ -255,7 +271,9 @@ pub fn submit(
             g.rootprocessids.push(pid.clone());
         }
         g.processids.push(pid);
-        g.counts[count(p.state)] += 1;
+        if let Some(n) = counter(&mut g.counts, p.state) {
+            *n += 1;
+        }
         ids[i] = p.processid;
     }
     save(txn, None, &g)?;
@@ -271,8 +289,12 @@ pub fn member_changed(txn: &mut Txn<'_>, old: &Process, new: &Process) -> Result
     };
     let before = g.clone();
     if old.state != new.state {
-        g.counts[count(old.state)] = g.counts[count(old.state)].saturating_sub(1);
-        g.counts[count(new.state)] += 1;
+        if let Some(n) = counter(&mut g.counts, old.state) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(n) = counter(&mut g.counts, new.state) {
+            *n += 1;
+        }
     }
     if new.state == state::SUCCESS && old.state != state::SUCCESS {
         release_children(txn, new)?;
@@ -294,7 +316,7 @@ pub fn unfinished_members(txn: &Txn<'_>, gid: &str, skip: &str) -> Result<Vec<Pr
 
 fn unfinished(txn: &Txn<'_>, g: &GraphRecord, skip: &str) -> Result<Vec<Process>, ApiError> {
     let mut out = Vec::new();
-    if g.counts[count(state::WAITING)] == 0 && g.counts[count(state::RUNNING)] == 0 {
+    if counted(&g.counts, state::WAITING) == 0 && counted(&g.counts, state::RUNNING) == 0 {
         return Ok(out);
     }
     for pid in &g.processids {
@@ -461,7 +483,9 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
         },
     )?;
     g.processids.push(child.processid.clone());
-    g.counts[count(state::WAITING)] += 1;
+    if let Some(n) = counter(&mut g.counts, state::WAITING) {
+        *n += 1;
+    }
     recompute(txn, &mut g);
     save(txn, Some(&before), &g)?;
     Ok(child)

@@ -8,11 +8,14 @@
 //! cells must answer exactly the listed status (403 unless noted). Roles from the other colony
 //! are refused everywhere except the two unsigned RPCs: nothing crosses colonies.
 
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod e2e;
 
-use colonyd::client::{envelope, Client};
-use colonyd::crypto::PrivateKey;
-use colonyd::protocol::{Access, PayloadType};
+use colonyd::PrivateKey;
+use colonyd::{envelope, Client};
+use colonyd::{Access, PayloadType};
 use e2e::Colonyd;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -677,7 +680,7 @@ fn send(c: &mut Client, addr: &str, via: Via, msg: &Value, key: &PrivateKey) -> 
     match via {
         Via::Api => {
             let (status, body) = c.post(&envelope(msg, key)).expect("transport");
-            let (_, v) = colonyd::client::decode_reply(&body).expect("reply envelope");
+            let (_, v) = colonyd::decode_reply(&body).expect("reply envelope");
             (
                 status,
                 v["message"].as_str().unwrap_or_default().to_string(),
@@ -696,7 +699,7 @@ fn send(c: &mut Client, addr: &str, via: Via, msg: &Value, key: &PrivateKey) -> 
                 match ws.read().expect("a frame before the socket closes") {
                     Message::Text(t) => {
                         let (error, payload) =
-                            colonyd::client::decode_reply(t.as_bytes()).expect("envelope");
+                            colonyd::decode_reply(t.as_bytes()).expect("envelope");
                         if error {
                             let status = payload["status"].as_u64().unwrap_or(0) as u16;
                             return (status, payload["message"].as_str().unwrap_or("").into());
@@ -771,7 +774,7 @@ fn authorization_matrix() {
 }
 
 /// The roles that may send a payload type according to its declaration in the request table
-/// (`colonyd::protocol::Access`), in this fixture's terms: the named executor is the approved
+/// (`colonyd::Access`), in this fixture's terms: the named executor is the approved
 /// executor (the owner of the fixture's function).
 fn declared(access: Access) -> &'static [Role] {
     match access {

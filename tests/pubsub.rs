@@ -1,10 +1,13 @@
 //! `/pubsub` end to end with the unmodified `colonyos` crate: `subscribe_channel` and
 //! `subscribe_process`, plus a slow subscriber under a 100 000-entry stream.
 
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod e2e;
 
-use colonyd::client::Client;
-use colonyd::crypto::PrivateKey;
+use colonyd::Client;
+use colonyd::PrivateKey;
 use colonyos::core::{self, FunctionSpec};
 use e2e::{Colony, Colonyd};
 use std::sync::atomic::{AtomicU64, Ordering};

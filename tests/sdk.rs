@@ -1,6 +1,9 @@
 //! End-to-end tests with the unmodified `colonyos` crate 1.0.5 against a real colonyd.
 //! One server per test at a time: the crate's server URL is process-global (see `e2e`).
 
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod e2e;
 
 use colonyos::core::{self, FunctionSpec};

@@ -4,8 +4,8 @@
 #![allow(dead_code)] // each target uses a part
 
 use base64::Engine;
-use colonyd::crypto::PrivateKey;
-use colonyd::embedded::Embedded;
+use colonyd::PrivateKey;
+use colonyd::Embedded;
 use std::sync::OnceLock;
 
 /// Server owner, colony owner, executor, user (fixed so that corpus entries stay meaningful).
@@ -45,7 +45,7 @@ pub fn node() -> &'static Node {
             (serde_json::json!({"msgtype":"addusermsg","user":{"colonyname":"dev","userid":us.id(),
                 "name":"u","email":"","phone":""}}), co),
         ] {
-            let (status, _) = n.node.request(&colonyd::client::envelope(&msg, key));
+            let (status, _) = n.node.request(&colonyd::envelope(&msg, key));
             assert_eq!(status, 200, "bootstrap {msg}");
         }
         n

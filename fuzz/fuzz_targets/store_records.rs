@@ -3,10 +3,10 @@
 //! decodes and encodes again to the same bytes (bytes, not values: NaN != NaN).
 #![no_main]
 
-use colonyd::channels::log::{ChannelMeta, Entry};
-use colonyd::protocol::types::{Attribute, Colony, Executor, Function, Log, Process, User};
-use colonyd::store::{decode, encode, keys};
-use colonyd::workflows::GraphRecord;
+use colonyd::internals::{ChannelMeta, Entry};
+use colonyd::internals::{Attribute, Colony, Executor, Function, Log, Process, User};
+use colonyd::internals::{decode, encode, keys};
+use colonyd::internals::GraphRecord;
 use libfuzzer_sys::fuzz_target;
 
 fn roundtrip<T>(bytes: &[u8])

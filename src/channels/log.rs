@@ -75,6 +75,13 @@ pub struct Entry {
 pub fn meta_key(pid: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + pid.len() + name.len());
     k.push(b'm');
+    k.extend_from_slice(&channel_name_key(pid, name));
+    k
+}
+
+/// `pid‖0‖name`: what the `i‖cid` key points at (the metadata key without its `m`).
+fn channel_name_key(pid: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + pid.len() + name.len());
     k.extend_from_slice(pid.as_bytes());
     k.push(0);
     k.extend_from_slice(name.as_bytes());
@@ -167,7 +174,7 @@ pub fn create_for_process(
             ..ChannelMeta::default()
         };
         txn.put(&chans, meta_key(pid, name), &meta)?;
-        txn.put_raw(&chans, id_key(next), meta_key(pid, name)[1..].to_vec());
+        txn.put_raw(&chans, id_key(next), channel_name_key(pid, name));
         next += 1;
     }
     put_u64(txn, b"next-cid", next);

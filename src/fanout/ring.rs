@@ -89,9 +89,10 @@ impl Ring {
         self.closed.load(Ordering::Acquire)
     }
 
+    // pos % n < n = slots.len() and n ≥ 1 (the constructor makes at least one slot)
+    #[allow(clippy::indexing_slicing)]
     fn slot(&self, pos: u64) -> &Slot {
         let n = self.slots.len() as u64;
-        // n ≥ 1, so the index is always in range
         &self.slots[(pos % n) as usize]
     }
 
@@ -102,14 +103,11 @@ impl Ring {
         slot.stamp.store(2 * pos + 1, Ordering::Relaxed);
         match bytes.filter(|b| b.len() <= slot.words.len() * 8) {
             Some(b) => {
-                for (i, w) in slot.words.iter().enumerate() {
+                for (w, part) in slot.words.iter().zip(b.chunks(8)) {
                     let mut chunk = [0u8; 8];
-                    let lo = i * 8;
-                    if lo >= b.len() {
-                        break;
+                    for (dst, src) in chunk.iter_mut().zip(part) {
+                        *dst = *src;
                     }
-                    let hi = (lo + 8).min(b.len());
-                    chunk[..hi - lo].copy_from_slice(&b[lo..hi]);
                     w.store(u64::from_le_bytes(chunk), Ordering::Release);
                 }
                 slot.len.store(b.len() as u64, Ordering::Release);

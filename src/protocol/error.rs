@@ -70,9 +70,7 @@ impl ApiError {
     pub fn internal(m: impl Into<String>) -> ApiError {
         ApiError::new(status::INTERNAL, m)
     }
-    /// The client went away before its answer (nginx's 499; logged and counted, never sent).
-    pub const CLIENT_CLOSED: u16 = 499;
-
+    /// 429: over a configured rate.
     pub fn too_many(m: impl Into<String>) -> ApiError {
         ApiError::new(status::TOO_MANY_REQUESTS, m)
     }

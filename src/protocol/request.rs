@@ -107,13 +107,6 @@ macro_rules! requests {
                     $( PayloadType::$variant => decode::<$msg>(pt, json).map(Request::$variant), )*
                 }
             }
-
-            /// The request's payload type.
-            pub fn payload_type(&self) -> PayloadType {
-                match self {
-                    $( Request::$variant(_) => PayloadType::$variant, )*
-                }
-            }
         }
     };
 }
@@ -307,7 +300,6 @@ mod tests {
             br#"{"msgtype":"channelreadmsg","processId":"p","channel":"c","after_seq":3}"#,
         )
         .unwrap();
-        assert_eq!(r.payload_type(), PayloadType::ChannelRead);
         let Request::ChannelRead(m) = r else {
             panic!("wrong variant")
         };

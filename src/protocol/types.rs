@@ -1,8 +1,14 @@
 //! Entities as they appear on the wire (spec §5) and, postcard-encoded, in the store.
 //!
+//! Fields are named as the JSON keys of spec §5 (which documents them); each type's comment
+//! points at its section.
+//!
 //! Field order is Go's emission order. No field is ever skipped when serializing (postcard is
 //! not self-describing); fields Go omits when empty are emitted empty, which every client
 //! accepts.
+
+// fields are the wire keys documented in spec §5
+#![allow(missing_docs)]
 
 use super::json::{lenient, RawJson};
 use super::time::Timestamp;
@@ -190,14 +196,8 @@ pub struct Attribute {
     pub value: String,
 }
 
-/// Attribute types.
+/// Attribute types: 0 input, 1 output, 2 error (set by clients), 3 environment.
 pub mod attribute_type {
-    /// Input.
-    pub const IN: i32 = 0;
-    /// Output.
-    pub const OUT: i32 = 1;
-    /// Error.
-    pub const ERR: i32 = 2;
     /// Environment (from `spec.env`).
     pub const ENV: i32 = 3;
 }

@@ -89,7 +89,7 @@ pub enum Effect {
 /// Where the writer reports: which channels are watched (so an append encodes its frame only
 /// when someone listens), what changed (after the sync that made it durable), how syncs went,
 /// refusals and fatal failure. The server's event hub implements it; tools and tests use
-/// [`NoSink`]. Defined here so the store never imports the layers above it.
+/// `NoSink`. Defined here so the store never imports the layers above it.
 pub trait Sink: Send + Sync {
     /// Whether channel `cid` has live subscribers.
     fn is_watched(&self, cid: u64) -> bool;
@@ -103,9 +103,11 @@ pub trait Sink: Send + Sync {
     fn failed(&self);
 }
 
-/// A sink that reports nowhere.
+/// A sink that reports nowhere (unit tests of the layers that use the writer).
+#[cfg(test)]
 pub struct NoSink;
 
+#[cfg(test)]
 impl Sink for NoSink {
     fn is_watched(&self, _cid: u64) -> bool {
         false

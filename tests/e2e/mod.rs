@@ -10,6 +10,8 @@
 //! cargo-nextest (one process per test) the lock is never contended; under `cargo test` the
 //! tests of one file take turns.
 
+// a test or benchmark that cannot go on should stop loudly: panics are its failure report
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 // each test file uses part of the harness
 #![allow(dead_code)]
 
