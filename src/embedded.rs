@@ -13,6 +13,7 @@
 
 use crate::events::Events;
 use crate::handlers;
+use crate::lifecycle;
 use crate::peer::PeerWatch;
 use crate::pubsub::{self, PubsubConfig};
 use crate::state::{Limits, ServerState};
@@ -24,11 +25,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-/// A server state with no listener.
+/// A server state with no listener. Dropping it drains the writer and closes the store, so
+/// the same directory can be opened again (a restart).
 pub struct Embedded {
     /// The shared state handlers run against.
     pub state: Arc<ServerState>,
     pubsub: Arc<PubsubConfig>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Embedded {
@@ -39,7 +42,7 @@ impl Embedded {
         cfg.worker_threads = 1;
         let store = Arc::new(Store::open(&cfg).map_err(|e| e.to_string())?);
         let events = Arc::new(Events::new());
-        let (writer, _thread) = Writer::start(store.clone(), events.clone(), SyncMode::Never)
+        let (writer, writer_thread) = Writer::start(store.clone(), events.clone(), SyncMode::Never)
             .map_err(|e| e.to_string())?;
         let limits = Limits {
             max_long_poll_secs: 1,
@@ -59,7 +62,19 @@ impl Embedded {
         Ok(Embedded {
             state,
             pubsub: Arc::new(pubsub),
+            writer_thread: Some(writer_thread),
         })
+    }
+
+    /// Applies every deadline that is due now (execution and wait timeouts), as the server's
+    /// deadline timer does when it wakes; returns how many fired.
+    pub fn expire_due(&self) -> Result<usize, String> {
+        smol::block_on(
+            self.state
+                .writer
+                .run(|txn| lifecycle::expire_due(txn, usize::MAX)),
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// Handles one `POST /api` body; returns the HTTP status and the reply envelope.
@@ -85,6 +100,15 @@ impl Embedded {
         ));
         let written = output.lock().map(|v| v.clone()).unwrap_or_default();
         written
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.state.writer.close();
+        if let Some(t) = self.writer_thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

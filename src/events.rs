@@ -12,7 +12,12 @@
 //! * channel appends and closes go to the [`Fanout`], which wakes that channel's subscribers.
 //! * `shutdown`: the server is stopping; every task that waits on anything also waits on this.
 
+use crate::channels::log::Entry;
+use crate::channels::wire::subscription_frame;
 use crate::fanout::Fanout;
+use crate::metrics::Counters;
+use crate::protocol::ApiError;
+use crate::store::writer::Effect;
 use event_listener::{Event, EventListener};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,9 +40,6 @@ pub struct Transition {
     /// The state it entered.
     pub state: i32,
 }
-
-use crate::metrics::Counters;
-use crate::store::writer::Effect;
 
 /// The shared event hub.
 pub struct Events {
@@ -171,7 +173,8 @@ impl Events {
                     }
                 }
                 Effect::Resumed => wake_assigners = true,
-                Effect::ChannelAppended { cid, pos, frame } => {
+                Effect::ChannelAppended { cid, pos, record } => {
+                    let frame = record.as_deref().and_then(|r| frame_of(*cid, *pos, r));
                     self.fanout.publish(*cid, *pos, frame.as_deref());
                 }
                 Effect::ChannelClosed { cid } => self.fanout.close(*cid),
@@ -219,6 +222,22 @@ impl Events {
                 return;
             }
             l.await;
+        }
+    }
+}
+
+/// The subscription frame of a durable entry, from its stored record. `None` (logged) if the
+/// record does not decode: subscribers then read that entry from disk, as for an entry written
+/// before they came, and get the store's error there.
+fn frame_of(cid: u64, pos: u64, record: &[u8]) -> Option<Vec<u8>> {
+    let framed = crate::store::decode::<Entry>(record)
+        .map_err(ApiError::from)
+        .and_then(|e| subscription_frame(std::iter::once(&e)));
+    match framed {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::warn!(cid, pos, error = %e, "channel entry not framed for live subscribers");
+            None
         }
     }
 }

@@ -213,7 +213,9 @@ pub fn append(
     }
     let (seg, ks) = current_segment(txn, policy)?;
     let pos = meta.next_pos;
-    txn.put(&ks, entry_key(meta.cid, pos).to_vec(), entry)?;
+    let bytes = crate::store::encode(entry)?;
+    let record = txn.is_watched(meta.cid).then(|| bytes.clone());
+    txn.put_raw(&ks, entry_key(meta.cid, pos).to_vec(), bytes);
     let chans = txn.store.channels.clone();
     if !meta.segments.contains(&seg) {
         meta.segments.push(seg);
@@ -223,15 +225,10 @@ pub fn append(
     meta.bytes += len;
     txn.put(&chans, meta_key(pid, name), &meta)?;
     put_u64(txn, b"channel-bytes", total + len);
-    let frame = if txn.is_watched(meta.cid) {
-        Some(super::wire::subscription_frame(std::iter::once(entry))?)
-    } else {
-        None
-    };
     txn.emit(crate::store::writer::Effect::ChannelAppended {
         cid: meta.cid,
         pos,
-        frame,
+        record,
     });
     Ok(pos)
 }

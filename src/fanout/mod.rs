@@ -117,7 +117,7 @@ impl Fanout {
         }
     }
 
-    /// Whether channel `cid` has subscribers (the writer encodes frames only then).
+    /// Whether channel `cid` has subscribers (only then is an appended entry framed for them).
     pub fn is_watched(&self, cid: u64) -> bool {
         self.lock().contains_key(&cid)
     }

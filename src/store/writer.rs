@@ -76,8 +76,10 @@ pub enum Effect {
         cid: u64,
         /// Position of the entry.
         pos: u64,
-        /// The encoded subscription frame, if the channel had subscribers when it was written.
-        frame: Option<Vec<u8>>,
+        /// The entry's stored record (as [`crate::store::encode`] wrote it), kept only if the
+        /// channel had subscribers when it was written: the sink turns it into a subscription
+        /// frame after the sync, where it publishes it.
+        record: Option<Vec<u8>>,
     },
     /// Channel `cid` stopped accepting appends (its process finished or was removed).
     ChannelClosed {
@@ -86,8 +88,8 @@ pub enum Effect {
     },
 }
 
-/// Where the writer reports: which channels are watched (so an append encodes its frame only
-/// when someone listens), what changed (after the sync that made it durable), how syncs went,
+/// Where the writer reports: which channels are watched (so an append keeps its record for
+/// live subscribers only when someone listens), what changed (after the sync that made it durable), how syncs went,
 /// refusals and fatal failure. The server's event hub implements it; tools and tests use
 /// `NoSink`. Defined here so the store never imports the layers above it.
 pub trait Sink: Send + Sync {
