@@ -38,6 +38,15 @@ impl Embedded {
     /// Opens (or creates) a store in `dir` owned by `server_id`. Writes are not synced (the
     /// OS decides), assigns never long-poll for more than a second.
     pub fn open(dir: &Path, server_id: &str) -> Result<Embedded, String> {
+        Embedded::open_with_long_poll(dir, server_id, 1)
+    }
+
+    /// [`Embedded::open`] with assigns long-polling for up to `max_long_poll_secs`.
+    pub fn open_with_long_poll(
+        dir: &Path,
+        server_id: &str,
+        max_long_poll_secs: u64,
+    ) -> Result<Embedded, String> {
         let mut cfg = StoreConfig::new(dir.join("store"));
         cfg.worker_threads = 1;
         let store = Arc::new(Store::open(&cfg).map_err(|e| e.to_string())?);
@@ -45,7 +54,7 @@ impl Embedded {
         let (writer, writer_thread) = Writer::start(store.clone(), events.clone(), SyncMode::Never)
             .map_err(|e| e.to_string())?;
         let limits = Limits {
-            max_long_poll_secs: 1,
+            max_long_poll_secs,
             ..Limits::default()
         };
         let state = Arc::new(ServerState::new(
