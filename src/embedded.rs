@@ -1,7 +1,8 @@
 //! An in-process colonyd without the network: the store, the group-commit writer and the shared
 //! state on a data directory, with requests handed straight to [`handlers::dispatch`] and
-//! WebSocket byte streams to [`pubsub::session`]. The fuzz targets (`fuzz/`) use it to push
-//! corrupted requests through the real handlers; nothing in the server depends on it.
+//! WebSocket byte streams to [`pubsub::session`]. The behaviour tests (`tests/node/`) drive it
+//! with signed requests and restart it on the same directory; the fuzz targets (`fuzz/`) push
+//! corrupted requests through the real handlers with it. Nothing in the server depends on it.
 //!
 //! ```
 //! let dir = tempfile::tempdir().unwrap();

@@ -1,27 +1,15 @@
 //! colonyd: a single-binary, ColonyOS-compatible server for edge devices.
 //!
-//! Module map (see ARCHITECTURE.md for the layer rule and the path of one request):
+//! The modules are private; ARCHITECTURE.md has the layer rule they follow (checked by
+//! `.ci/layers.py`), a code map with what each owns and never does, and the path of one
+//! append from socket to fsync to subscriber. The public surface below is what the binary,
+//! the tests, the load generator and the fuzz targets use:
 //!
-//! * `protocol`: wire types, envelopes, errors (no I/O)
-//! * `crypto`: keys, signatures, IDs
-//! * `store`: fjall keyspaces, record codec, key layout, channel segments, the group-commit
-//!   `store::writer`
-//! * `channels`: durable channel logs in time-bucketed segment keyspaces
-//! * `fanout`: lock-free broadcast rings carrying durable entries to live subscribers
-//! * `process`: process records: creation and removal
-//! * `lifecycle`: process state machine and timeouts, run inside the writer
-//! * `scheduler`: which waiting process an executor gets
-//! * `events`: the writer's sink: process events, channel fan-out, shutdown
-//! * `peer`: whether a long-polling client is still connected
-//! * `auth`: roles (server owner, colony owner, member, executor)
-//! * `handlers`: one thin function per RPC
-//! * `pubsub`: `/pubsub` WebSocket subscriptions
-//! * `transport`: hyper on smol, limits, timeouts
-//! * `workflows`: process graphs: submission, release of children, failure cascade
-//! * `metrics`, `notify`: Prometheus metrics, systemd notify/watchdog
-//! * `client`, `cli`: a blocking protocol client and the operator commands
-//! * `config`, `server`: command line and startup/shutdown
-//! * `embedded`: the server state without the network (fuzz targets)
+//! * [`run`] with a [`Config`]: the server; [`Embedded`]: the same server without sockets
+//! * [`Client`], [`envelope`], [`decode_reply`], [`PrivateKey`]: a blocking signed client
+//! * [`PayloadType`], [`Access`], [`Endpoint`]: every payload type colonyd answers, who may
+//!   send it and where; [`ApiError`]: how a refusal reaches the client
+//! * [`commands`]: the operator commands of the binary
 
 #![forbid(unsafe_code)]
 
