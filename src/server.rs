@@ -68,7 +68,9 @@ pub fn settle_owner(
         (None, None) => {
             let key = PrivateKey::generate();
             let path = data_dir.join("server-owner.key");
-            write_key(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            write_key(&path, &key)
+                .and_then(|()| crate::store::sync_dir(data_dir))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             generated_key = Some(path);
             key.id()
         }
@@ -94,9 +96,27 @@ fn write_key(path: &Path, key: &PrivateKey) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Creates `dir` and its missing parents so that they survive a power cut: the parent of
+/// every directory created is fsynced (a new name is durable only then), then `dir` itself.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d.to_path_buf());
+        at = d.parent();
+    }
+    std::fs::create_dir_all(dir)?;
+    for d in missing.iter().rev() {
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::store::sync_dir(parent)?;
+        }
+    }
+    crate::store::sync_dir(dir)
+}
+
 /// Runs the server until a shutdown signal; returns the process exit code.
 pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, StartError> {
-    std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+    create_dir_durably(&cfg.data_dir).map_err(|e| {
         format!(
             "cannot create data directory {}: {e}",
             cfg.data_dir.display()
@@ -111,7 +131,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         channel_policy: cfg.channels.clone(),
     };
     let store = Store::open(&store_cfg).map_err(|e| match e {
-        fjall::Error::Locked => format!(
+        crate::store::Error::Engine(fjall::Error::Locked) => format!(
             "data directory {} is in use by another colonyd",
             cfg.data_dir.display()
         ),

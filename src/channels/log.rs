@@ -476,6 +476,11 @@ pub fn maintain(
     chunk_bytes: usize,
 ) -> Result<bool, ApiError> {
     let store = txn.store;
+    // segments retired by an earlier maintenance operation: their records' removal was
+    // synced before this operation started (each runs after the previous one is durable)
+    if store.segments.drop_retired(store.db())? > 0 {
+        return Ok(true);
+    }
     let Some(newest) = store.segments.newest() else {
         return Ok(false);
     };
@@ -486,9 +491,9 @@ pub fn maintain(
         }
         let first_ref = store.channels.prefix(ref_prefix(seg)).next();
         let Some(first_ref) = first_ref else {
-            store.segments.drop_segment(store.db(), seg)?;
             txn.remove(&chans, segment_key(seg));
-            tracing::debug!(segment = seg, "dropped channel segment");
+            store.segments.retire(seg);
+            tracing::debug!(segment = seg, "retired channel segment");
             return Ok(true);
         };
         let created = store.segments.created(seg).unwrap_or(0);

@@ -28,6 +28,9 @@ pub enum Error {
     Failed,
     /// The writer has stopped (shutdown).
     Closed,
+    /// The data directory lacks something the store recorded (a keyspace directory, the
+    /// engine's metadata): opening it would serve an incomplete store as if it were whole.
+    Damaged(String),
 }
 
 impl fmt::Display for Error {
@@ -48,6 +51,12 @@ impl fmt::Display for Error {
                 "storage failure: the write could not be made durable; colonyd is restarting",
             ),
             Error::Closed => f.write_str("server is shutting down"),
+            Error::Damaged(what) => write!(
+                f,
+                "the store is damaged: {what}; colonyd will not serve it as if it were whole. \
+                 Restore the data directory from a backup (`colonyd restore BACKUP DIR`, from \
+                 `colonyd backup`), or move it aside to start empty"
+            ),
         }
     }
 }

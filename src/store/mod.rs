@@ -4,6 +4,21 @@
 //!
 //! Reads may happen from any thread ([`Store`] is `Sync`); writes happen only on the writer
 //! thread, inside a [`writer::Txn`]. The key layout is documented in [`keys`].
+//!
+//! ## Directory entries and power cuts
+//!
+//! Under POSIX a new file or directory's *name* is durable only once its parent directory is
+//! fsynced; an fsync of the file itself is not enough (ext4 happens to make it so, other
+//! filesystems and SD cards do not). fjall fsyncs `<store>/keyspaces/` only when it creates the
+//! database, before it creates `keyspaces/0` (its own metadata) and never after creating a
+//! keyspace (`keyspaces/<id>`), and nothing fsyncs the directory holding `<store>`. So colonyd
+//! does: [`Store::open`] fsyncs `keyspaces/`, the store directory and its parent, and
+//! [`segments::Segments::create`] fsyncs `keyspaces/` before a new segment is recorded. A
+//! marker file (`colonyd-store`, beside fjall's files; fjall ignores names without `.jnl`)
+//! records that the store was created; if fjall's metadata keyspace, a fixed keyspace or a
+//! recorded segment is then missing, opening fails with [`Error::Damaged`] naming it, instead
+//! of fjall recreating it empty. `tests/python/test_powercut.py` checks all of this on a
+//! filesystem that forgets every entry its directory did not fsync.
 
 mod error;
 pub mod keys;
@@ -18,6 +33,22 @@ use segments::Segments;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+/// The marker file in the store directory written once the store has been created.
+const MARKER: &str = "colonyd-store";
+/// The keyspaces colonyd creates at the first start.
+const FIXED: [&str; 6] = ["channels", "meta", "registry", "processes", "index", "logs"];
+
+/// fsyncs directory `dir`: makes the names created, renamed or removed in it durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Where fjall keeps its keyspace directories (an engine detail colonyd depends on for the
+/// fsyncs above and the damage check; checked by the store's tests).
+fn keyspaces_dir(store: &Path) -> PathBuf {
+    store.join("keyspaces")
+}
 
 /// Version byte written in front of every postcard record.
 pub const RECORD_VERSION: u8 = 1;
@@ -138,13 +169,30 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `cfg.path`.
-    pub fn open(cfg: &StoreConfig) -> Result<Store, fjall::Error> {
+    /// Opens (or creates) the store at `cfg.path`; refuses a store that lost something it
+    /// recorded ([`Error::Damaged`]).
+    pub fn open(cfg: &StoreConfig) -> Result<Store, Error> {
+        let created = cfg.path.join(MARKER).exists();
+        let damaged = |what: String| Error::Damaged(format!("{what} (in {})", cfg.path.display()));
+        // fjall would recreate a lost metadata keyspace empty and then delete every keyspace
+        // it no longer knows: check before it opens
+        if created && !keyspaces_dir(&cfg.path).join("0").is_dir() {
+            return Err(damaged(
+                "the storage engine's metadata directory keyspaces/0 is missing".into(),
+            ));
+        }
         let db = Database::builder(&cfg.path)
             .cache_size(cfg.cache_bytes)
             .max_journaling_size(cfg.journal_bytes)
             .worker_threads(cfg.worker_threads.max(1))
             .open()?;
+        if created {
+            for name in FIXED {
+                if !db.keyspace_exists(name) {
+                    return Err(damaged(format!("keyspace {name} is missing")));
+                }
+            }
+        }
         let memtable = cfg.memtable_bytes;
         let ks = |name: &str| {
             db.keyspace(name, || {
@@ -153,8 +201,17 @@ impl Store {
         };
         let channels = ks("channels")?;
         let recorded = segments::recorded_segments(&channels)?;
+        for (id, _) in &recorded {
+            if !db.keyspace_exists(&segments::name(*id)) {
+                return Err(damaged(format!(
+                    "channel segment keyspace {} is recorded but missing: the channel entries \
+                     it held are gone",
+                    segments::name(*id)
+                )));
+            }
+        }
         // a segment keyspace without a record was created by an operation that did not
-        // complete: it holds nothing reachable
+        // complete, or dropped by one: it holds nothing reachable
         for name in db.list_keyspace_names() {
             let name: &str = name.as_ref();
             if let Some(hex) = name.strip_prefix("seg-") {
@@ -165,8 +222,8 @@ impl Store {
                 }
             }
         }
-        let segments = Segments::open(&db, &recorded, memtable)?;
-        Ok(Store {
+        let segments = Segments::open(&db, &recorded, memtable, keyspaces_dir(&cfg.path))?;
+        let store = Store {
             meta: ks("meta")?,
             registry: ks("registry")?,
             processes: ks("processes")?,
@@ -178,7 +235,23 @@ impl Store {
             durable: std::sync::RwLock::new(db.snapshot()),
             db: db.clone(),
             path: cfg.path.clone(),
-        })
+        };
+        // every keyspace directory, the marker and the store directory itself durable
+        sync_dir(&keyspaces_dir(&cfg.path))?;
+        if !created {
+            let mut f = std::fs::File::create(cfg.path.join(MARKER))?;
+            std::io::Write::write_all(
+                &mut f,
+                b"colonyd store: keyspaces/0 (fjall's metadata) and the keyspaces channels, \
+                  meta, registry, processes, index, logs exist\n",
+            )?;
+            f.sync_all()?;
+        }
+        sync_dir(&cfg.path)?;
+        if let Some(parent) = cfg.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+        Ok(store)
     }
 
     /// The snapshot of durable state (as of the last sync).

@@ -11,9 +11,11 @@
 //! Segment keyspaces are named `seg-<8 hex digits>`; which exist is recorded in the `channels`
 //! keyspace (`g‖seg`), see [`crate::channels::log`] for the key layout.
 
+use super::Error;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
 use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::path::PathBuf;
+use std::sync::{Mutex, RwLock};
 
 /// Keyspace name of segment `n`.
 pub fn name(n: u32) -> String {
@@ -47,7 +49,11 @@ pub fn recorded_segments(channels: &fjall::Keyspace) -> Result<Vec<(u32, i64)>, 
 /// The open segment keyspaces, each with its creation time (ns).
 pub struct Segments {
     open: RwLock<BTreeMap<u32, (Keyspace, i64)>>,
+    /// Segments whose record was removed, to be dropped once that removal is durable.
+    retired: Mutex<Vec<Keyspace>>,
     memtable_bytes: u64,
+    /// fjall's `keyspaces/` directory, fsynced after a segment is created.
+    dir: PathBuf,
 }
 
 impl Segments {
@@ -56,6 +62,7 @@ impl Segments {
         db: &Database,
         ids: &[(u32, i64)],
         memtable_bytes: u64,
+        dir: PathBuf,
     ) -> Result<Segments, fjall::Error> {
         let mut open = BTreeMap::new();
         for &(id, created) in ids {
@@ -63,7 +70,9 @@ impl Segments {
         }
         Ok(Segments {
             open: RwLock::new(open),
+            retired: Mutex::new(Vec::new()),
             memtable_bytes,
+            dir,
         })
     }
 
@@ -87,20 +96,42 @@ impl Segments {
         read(&self.open).keys().copied().collect()
     }
 
-    /// Creates segment `id` (writer thread only).
-    pub fn create(&self, db: &Database, id: u32, created: i64) -> Result<Keyspace, fjall::Error> {
+    /// Creates segment `id` (writer thread only). Its directory entry is durable when this
+    /// returns, so the segment may be recorded.
+    pub fn create(&self, db: &Database, id: u32, created: i64) -> Result<Keyspace, Error> {
         let ks = keyspace(db, id, self.memtable_bytes)?;
+        super::sync_dir(&self.dir)?;
         write(&self.open).insert(id, (ks.clone(), created));
         Ok(ks)
     }
 
-    /// Drops segment `id` and its bytes (writer thread only; no channel may reference it).
-    pub fn drop_segment(&self, db: &Database, id: u32) -> Result<(), fjall::Error> {
-        let ks = write(&self.open).remove(&id);
-        match ks {
-            Some((ks, _)) => db.delete_keyspace(ks),
-            None => Ok(()),
+    /// Takes segment `id` out of use (writer thread only; no channel may reference it, and
+    /// the caller removes its record in the same operation). Its keyspace is dropped by the
+    /// next [`Segments::drop_retired`], after that removal is durable: a power cut in between
+    /// leaves an unrecorded keyspace (removed at the next start), never a recorded segment
+    /// without its keyspace.
+    pub fn retire(&self, id: u32) {
+        if let Some((ks, _)) = write(&self.open).remove(&id) {
+            self.retired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(ks);
         }
+    }
+
+    /// Drops the keyspaces of segments retired by earlier (synced) operations.
+    pub fn drop_retired(&self, db: &Database) -> Result<usize, fjall::Error> {
+        let retired = std::mem::take(
+            &mut *self
+                .retired
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let n = retired.len();
+        for ks in retired {
+            db.delete_keyspace(ks)?;
+        }
+        Ok(n)
     }
 
     /// Number of open segments.

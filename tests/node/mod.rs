@@ -73,6 +73,16 @@ impl Node {
         self.start();
     }
 
+    /// Stops the server (the writer drains, the store closes); [`Node::restart`] starts it.
+    pub fn stop(&mut self) {
+        self.node = None;
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     fn embedded(&self) -> &Embedded {
         self.node.as_ref().expect("server running")
     }

@@ -25,13 +25,14 @@ COLONY_PRVKEY = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d7309751
 
 
 class Colonyd:
-    def __init__(self, workdir, extra_args=(), env=None, tls_ca=None):
-        """`tls_ca`: the CA file to trust when the server runs with --tls-cert/--tls-key."""
+    def __init__(self, workdir, extra_args=(), env=None, tls_ca=None, data_dir=None):
+        """`tls_ca`: the CA file to trust when the server runs with --tls-cert/--tls-key;
+        `data_dir`: where the data lives (default `workdir/data`)."""
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.tls_ca = tls_ca
         self.scheme = "https" if tls_ca else "http"
-        self.data_dir = os.path.join(self.workdir, "data")
+        self.data_dir = data_dir or os.path.join(self.workdir, "data")
         self.port_file = os.path.join(self.workdir, "port")
         self.log_path = os.path.join(self.workdir, "colonyd.log")
         self.extra_args = list(extra_args)

@@ -7,171 +7,17 @@ Rounds: CHAOS_ROUNDS (default 8 in CI; release checks run 200). Seed: CHAOS_SEED
 """
 import os
 import random
-import threading
 import time
 
-from model import Conditions, FuncSpec, Workflow
-from pycolonies import Colonies, func_spec
+from pycolonies import func_spec
 
 from conftest import Colony
-from harness import Colonyd, read_channel
+from harness import Colonyd
+from workload import (CANCELLED, FAILED, SUCCESS, Ledger, check, drain, start_workload,
+                      stop_workload)
 
-WAITING, RUNNING, SUCCESS, FAILED, CANCELLED = 0, 1, 2, 3, 4
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "8"))
 SEED = int(os.environ.get("CHAOS_SEED", "20261122"))
-MAXEXEC = 3  # seconds; maxretries 0: an abandoned or orphaned assignment fails, never reruns
-
-
-class Ledger:
-    """What the server acknowledged to the clients (only replies that arrived count)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.submitted = set()      # process IDs
-        self.graphs = set()
-        self.assigned = {}          # pid -> [executor id, ...] (acknowledged assigns)
-        self.closed = {}            # pid -> SUCCESS / FAILED (acknowledged closes)
-        self.appended = {}          # pid -> [sequence, ...] in acknowledged order
-        self.subscribed = []        # (pid, [sequence, ...] as delivered)
-        self.violations = []
-        self.counts = {"kills": 0, "assigns": 0, "closes": 0, "appends": 0, "delivered": 0}
-
-    def violation(self, text):
-        with self.lock:
-            self.violations.append(text)
-
-
-def spec(name, deps=None, channels=()):
-    s = FuncSpec(nodename=name, funcname=name, args=[], maxexectime=MAXEXEC, maxretries=0,
-                 conditions=Conditions(colonyname="dev", executortype="cli",
-                                       dependencies=list(deps or [])))
-    s.channels = list(channels)
-    return s
-
-
-def submitter(port, colony, ledger, stop, rng):
-    c = Colonies("127.0.0.1", port)
-    while not stop.is_set():
-        try:
-            if rng.random() < 0.7:
-                p = c.submit_func_spec(spec("job", channels=["log"] if rng.random() < 0.5 else []),
-                                       colony.user_prv)
-                with ledger.lock:
-                    ledger.submitted.add(p.processid)
-            else:
-                g = c.submit_workflow(Workflow(colonyname="dev", functionspecs=[
-                    spec("a"), spec("b", ["a"]), spec("c", ["a"])]), colony.user_prv)
-                with ledger.lock:
-                    ledger.graphs.add(g.processgraphid)
-                    ledger.submitted.update(g.processids)
-        except Exception:
-            return  # the server was killed: an unacknowledged submit may or may not exist
-
-
-def executor(port, colony, prv, eid, ledger, stop, rng):
-    c = Colonies("127.0.0.1", port)
-    while not stop.is_set():
-        try:
-            p = c.assign("dev", 1, prv)
-        except Exception as e:
-            if "No process" in str(e) or "404" in str(e):
-                continue
-            return
-        with ledger.lock:
-            ledger.assigned.setdefault(p.processid, []).append(eid)
-            ledger.counts["assigns"] += 1
-        try:
-            for parent in p.parents:
-                if c.get_process(parent, prv).state != SUCCESS:
-                    ledger.violation(f"{p.processid} assigned before its parent {parent} succeeded")
-            if "log" in (p.spec.channels or []):
-                for _ in range(rng.randint(1, 5)):
-                    with ledger.lock:
-                        seq = len(ledger.appended.get(p.processid, [])) + 1
-                    c.channel_append(p.processid, "log", seq, f"{p.processid[:8]}:{seq}", prv)
-                    with ledger.lock:
-                        ledger.appended.setdefault(p.processid, []).append(seq)
-                        ledger.counts["appends"] += 1
-            r = rng.random()
-            if r < 0.75:
-                c.close(p.processid, [p.spec.nodename], prv)
-                outcome = SUCCESS
-            elif r < 0.9:
-                c.fail(p.processid, ["chaos"], prv)
-                outcome = FAILED
-            else:
-                continue  # abandoned: its execution deadline must fail it, even across restarts
-            with ledger.lock:
-                ledger.closed[p.processid] = outcome
-                ledger.counts["closes"] += 1
-        except Exception:
-            return
-
-
-def subscriber(port, colony, ledger, stop, rng):
-    c = Colonies("127.0.0.1", port)
-    while not stop.is_set():
-        with ledger.lock:
-            candidates = sorted(ledger.appended)
-        if not candidates:
-            time.sleep(0.05)
-            continue
-        pid = rng.choice(candidates)
-        got = []
-
-        def take(entries):
-            got.extend(e["sequence"] for e in entries)
-            return not stop.is_set()
-        try:
-            c.subscribe_channel(pid, "log", colony.user_prv, after_seq=0, timeout=1, callback=take)
-        except Exception:
-            pass  # killed mid-stream: what arrived must still be a prefix of the log
-        with ledger.lock:
-            ledger.subscribed.append((pid, got))
-            ledger.counts["delivered"] += len(got)
-
-
-def check(server, colony, ledger, label):
-    c = server.client()
-    prv = colony.user_prv
-    with ledger.lock:
-        submitted = set(ledger.submitted)
-        assigned = {k: list(v) for k, v in ledger.assigned.items()}
-        closed = dict(ledger.closed)
-        appended = {k: list(v) for k, v in ledger.appended.items()}
-        subscribed = list(ledger.subscribed)
-    states = {}
-    for pid in submitted:
-        try:
-            p = c.get_process(pid, prv)
-        except Exception as e:
-            ledger.violation(f"{label}: acknowledged submit {pid} lost: {e}")
-            continue
-        states[pid] = p.state
-        if p.state not in (WAITING, RUNNING, SUCCESS, FAILED, CANCELLED):
-            ledger.violation(f"{label}: {pid} in unknown state {p.state}")
-        if p.state == RUNNING and not p.assignedexecutorid:
-            ledger.violation(f"{label}: {pid} running without an executor")
-        if p.state == WAITING and p.assignedexecutorid:
-            ledger.violation(f"{label}: {pid} waiting but assigned to {p.assignedexecutorid}")
-        if pid in assigned and p.state == WAITING:
-            ledger.violation(f"{label}: acknowledged assignment of {pid} lost (waiting again)")
-        if pid in closed and p.state != closed[pid]:
-            ledger.violation(f"{label}: acknowledged close of {pid} lost: state {p.state}")
-    for pid, who in assigned.items():
-        if len(who) > 1:
-            ledger.violation(f"{label}: {pid} assigned {len(who)} times: {who}")
-    for pid, seqs in appended.items():
-        log = [e["sequence"] for e in read_channel(c, pid, "log", prv)]
-        if len(log) != len(set(log)):
-            ledger.violation(f"{label}: duplicated entries in {pid}: {log}")
-        if [s for s in log if s in set(seqs)] != seqs:
-            ledger.violation(f"{label}: channel of {pid} lost or reordered acknowledged entries: "
-                             f"acked {seqs}, log {log}")
-        for sub_pid, got in subscribed:
-            if sub_pid == pid and got != log[:len(got)]:
-                ledger.violation(f"{label}: subscriber of {pid} saw {got}, log is {log}")
-    return states
 
 
 def test_sigkill_chaos_keeps_every_invariant(tmp_path):
@@ -183,50 +29,18 @@ def test_sigkill_chaos_keeps_every_invariant(tmp_path):
         ledger = Ledger()
         rng = random.Random(SEED)
         for rnd in range(ROUNDS):
-            stop = threading.Event()
-            port = server.port
-            threads = [threading.Thread(target=submitter, args=(port, colony, ledger, stop,
-                                                                random.Random(rng.random())))]
-            threads += [threading.Thread(target=executor, args=(port, colony, prv, eid, ledger, stop,
-                                                                random.Random(rng.random())))
-                        for prv, eid in executors]
-            threads.append(threading.Thread(target=subscriber, args=(port, colony, ledger, stop,
-                                                                     random.Random(rng.random()))))
-            [t.start() for t in threads]
+            stop, threads = start_workload(server.port, colony, executors, ledger, rng)
             time.sleep(rng.uniform(0.3, 2.0))
             server.kill()
             ledger.counts["kills"] += 1
-            stop.set()
-            [t.join(timeout=60) for t in threads]
-            assert not any(t.is_alive() for t in threads), "a workload thread hung"
+            stop_workload(stop, threads)
             server.start()
             check(server, colony, ledger, f"after kill {rnd + 1}")
             assert not ledger.violations, "\n".join(ledger.violations[:20])
 
         # everything moves on: timeouts fire after the restarts, waiting work drains
+        states = drain(server, colony, ledger, executors)
         c = server.client()
-        # bounded by progress, not by a fixed time (long runs leave much work behind): fail
-        # only if nothing finishes for MAXEXEC + 30 s
-        best, stalled_since = None, time.time()
-        while True:
-            states = check(server, colony, ledger, "drain")
-            assert not ledger.violations, "\n".join(ledger.violations[:20])
-            remaining = sum(s not in (SUCCESS, FAILED, CANCELLED) for s in states.values())
-            if remaining == 0:
-                break
-            if best is None or remaining < best:
-                best, stalled_since = remaining, time.time()
-            assert time.time() - stalled_since < MAXEXEC + 30, \
-                f"stuck: {sum(s == RUNNING for s in states.values())} running, " \
-                f"{sum(s == WAITING for s in states.values())} waiting"
-            stop = threading.Event()
-            workers = [threading.Thread(target=executor, args=(server.port, colony, prv, eid, ledger,
-                                                               stop, random.Random(1)))
-                       for prv, eid in executors]
-            [t.start() for t in workers]
-            time.sleep(1.5)
-            stop.set()
-            [t.join(timeout=60) for t in workers]
         # a fresh submit after all this still runs
         p = c.submit_func_spec(func_spec("last", [], "dev", "cli"), colony.user_prv)
         assert c.assign("dev", 5, colony.exec_prv).processid == p.processid
