@@ -26,6 +26,24 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+/// How an [`Embedded`] server runs.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// Longest assign long-poll in seconds (default 1).
+    pub max_long_poll_secs: u64,
+    /// Sync every group commit as `--sync always` does (default false: the OS decides).
+    pub sync: bool,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> EmbeddedOptions {
+        EmbeddedOptions {
+            max_long_poll_secs: 1,
+            sync: false,
+        }
+    }
+}
+
 /// A server state with no listener. Dropping it drains the writer and closes the store, so
 /// the same directory can be opened again (a restart).
 pub struct Embedded {
@@ -39,23 +57,28 @@ impl Embedded {
     /// Opens (or creates) a store in `dir` owned by `server_id`. Writes are not synced (the
     /// OS decides), assigns never long-poll for more than a second.
     pub fn open(dir: &Path, server_id: &str) -> Result<Embedded, String> {
-        Embedded::open_with_long_poll(dir, server_id, 1)
+        Embedded::open_with(dir, server_id, &EmbeddedOptions::default())
     }
 
-    /// [`Embedded::open`] with assigns long-polling for up to `max_long_poll_secs`.
-    pub fn open_with_long_poll(
+    /// [`Embedded::open`] with options.
+    pub fn open_with(
         dir: &Path,
         server_id: &str,
-        max_long_poll_secs: u64,
+        options: &EmbeddedOptions,
     ) -> Result<Embedded, String> {
         let mut cfg = StoreConfig::new(dir.join("store"));
         cfg.worker_threads = 1;
         let store = Arc::new(Store::open(&cfg).map_err(|e| e.to_string())?);
         let events = Arc::new(Events::new());
-        let (writer, writer_thread) = Writer::start(store.clone(), events.clone(), SyncMode::Never)
-            .map_err(|e| e.to_string())?;
+        let mode = if options.sync {
+            SyncMode::Always
+        } else {
+            SyncMode::Never
+        };
+        let (writer, writer_thread) =
+            Writer::start(store.clone(), events.clone(), mode).map_err(|e| e.to_string())?;
         let limits = Limits {
-            max_long_poll_secs,
+            max_long_poll_secs: options.max_long_poll_secs,
             ..Limits::default()
         };
         let state = Arc::new(ServerState::new(

@@ -43,7 +43,7 @@ mod workflows;
 pub use client::{decode_reply, envelope, Client};
 pub use config::{serve_help, Config};
 pub use crypto::{random_id, PrivateKey};
-pub use embedded::Embedded;
+pub use embedded::{Embedded, EmbeddedOptions};
 pub use protocol::{Access, ApiError, Endpoint, PayloadType};
 pub use server::run;
 

@@ -20,6 +20,7 @@
 //! of fjall recreating it empty. `tests/python/test_powercut.py` checks all of this on a
 //! filesystem that forgets every entry its directory did not fsync.
 
+pub mod commits;
 mod error;
 pub mod keys;
 pub mod segments;
@@ -185,7 +186,15 @@ impl Store {
             .cache_size(cfg.cache_bytes)
             .max_journaling_size(cfg.journal_bytes)
             .worker_threads(cfg.worker_threads.max(1))
-            .open()?;
+            .open()
+            .map_err(|e| match e {
+                fjall::Error::JournalRecovery(why) => damaged(format!(
+                    "a journal file ({}/*.jnl) is corrupt ({why:?}) in the middle, where a \
+                     crash cannot have left it",
+                    cfg.path.display()
+                )),
+                e => Error::Engine(e),
+            })?;
         if created {
             for name in FIXED {
                 if !db.keyspace_exists(name) {
@@ -223,8 +232,10 @@ impl Store {
             }
         }
         let segments = Segments::open(&db, &recorded, memtable, keyspaces_dir(&cfg.path))?;
+        let meta = ks("meta")?;
+        commits::check(&cfg.path, &meta)?;
         let store = Store {
-            meta: ks("meta")?,
+            meta,
             registry: ks("registry")?,
             processes: ks("processes")?,
             index: ks("index")?,

@@ -25,6 +25,7 @@
 //! clear refusal rather than the fatal path above; that path remains for space lost between
 //! two checks (another process filling the disk).
 
+use super::commits::Commits;
 use super::{decode, encode, keys, Error, Store};
 use crate::protocol::types::Process;
 use crate::protocol::ApiError;
@@ -271,6 +272,8 @@ impl Writer {
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = async_channel::bounded::<Job>(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
+        let mut commits = Commits::open(store.path(), &store.meta, mode == SyncMode::Always)
+            .map_err(std::io::Error::other)?;
         let f2 = failed.clone();
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
@@ -280,7 +283,16 @@ impl Writer {
                     min_free,
                     low: None,
                 };
-                run(&store, sink.as_ref(), mode, &rx, &f2, &mut space)
+                run(
+                    &store,
+                    sink.as_ref(),
+                    mode,
+                    &rx,
+                    &f2,
+                    &mut space,
+                    &mut commits,
+                );
+                commits.close();
             })?;
         Ok((Writer { tx, failed }, handle))
     }
@@ -374,6 +386,7 @@ fn run(
     rx: &async_channel::Receiver<Job>,
     failed: &AtomicBool,
     space: &mut DiskSpace,
+    commits: &mut Commits,
 ) {
     let mut last_now = 0i64;
     let mut pending: Vec<Completion> = Vec::with_capacity(MAX_GROUP);
@@ -427,12 +440,15 @@ fn run(
         }
         let started = Instant::now();
         let synced = match mode {
-            SyncMode::Always => store.db().persist(PersistMode::SyncData),
+            SyncMode::Always => commits
+                .stage(&store.meta)
+                .and_then(|()| store.db().persist(PersistMode::SyncData)),
             SyncMode::Never => Ok(()),
         };
         let took = started.elapsed();
         match synced {
             Ok(()) => {
+                commits.synced();
                 sink.synced(took, pending.len());
                 store.publish_durable();
                 sink.deliver(&effects);

@@ -8,7 +8,7 @@
 // each test file uses part of the harness
 #![allow(dead_code)]
 
-use colonyd::{decode_reply, envelope, Embedded, PrivateKey};
+use colonyd::{decode_reply, envelope, Embedded, EmbeddedOptions, PrivateKey};
 use serde_json::{json, Value};
 
 /// The server owner key (spec vector V1).
@@ -26,7 +26,7 @@ pub const FAILED: i64 = 3;
 /// An in-process server on its own temporary directory.
 pub struct Node {
     dir: tempfile::TempDir,
-    long_poll_secs: u64,
+    options: EmbeddedOptions,
     node: Option<Embedded>,
     /// The server owner.
     pub owner: PrivateKey,
@@ -49,9 +49,24 @@ impl Node {
 
     /// A fresh server whose assigns long-poll for at most `secs`.
     pub fn with_long_poll(secs: u64) -> Node {
+        Node::with_options(EmbeddedOptions {
+            max_long_poll_secs: secs,
+            ..EmbeddedOptions::default()
+        })
+    }
+
+    /// A fresh server that syncs every group commit, as `--sync always`.
+    pub fn synced() -> Node {
+        Node::with_options(EmbeddedOptions {
+            sync: true,
+            ..EmbeddedOptions::default()
+        })
+    }
+
+    fn with_options(options: EmbeddedOptions) -> Node {
         let mut n = Node {
             dir: tempfile::tempdir().expect("temp dir"),
-            long_poll_secs: secs,
+            options,
             node: None,
             owner: PrivateKey::from_hex(SERVER_PRVKEY).expect("server key"),
         };
@@ -61,7 +76,7 @@ impl Node {
 
     fn start(&mut self) {
         self.node = Some(
-            Embedded::open_with_long_poll(self.dir.path(), &self.owner.id(), self.long_poll_secs)
+            Embedded::open_with(self.dir.path(), &self.owner.id(), &self.options)
                 .expect("open embedded server"),
         );
     }
