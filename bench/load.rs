@@ -8,9 +8,13 @@
 //! ```text
 //! colonyd-bench --addr 127.0.0.1:50080 --server-prvkey <hex> [--server-pid PID]
 //!               [--clients N] [--count M] [--payload BYTES] [--channels-per-client K]
-//!               [--json FILE] SCENARIO
-//! SCENARIO: submit | append | cycle | latency | release | abuse
+//!               [--json FILE] [--duration S] [--sample S] [--data-dir DIR] SCENARIO
+//! SCENARIO: submit | append | cycle | latency | release | abuse | soak
 //! ```
+//!
+//! `soak` runs a steady mixed load for `--duration` seconds, samples the server's RSS, file
+//! descriptors, disk use under `--data-dir` and request p99 every `--sample` seconds, and
+//! exits 1 if any keeps growing (bench/soak.rs).
 //!
 //! `abuse` throws hostile load at the server (`--idle`, `--slow`, `--long-polls`,
 //! `--subscribers` that never read, `--bulk-mib` for one more, huge and deeply nested bodies)
@@ -26,6 +30,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod abuse;
+mod soak;
 
 use colonyd::PrivateKey;
 use colonyd::{envelope, Client};
@@ -46,6 +51,9 @@ struct Args {
     long_polls: usize,
     bulk_mib: usize,
     json: Option<String>,
+    duration_secs: u64,
+    sample_secs: u64,
+    data_dir: Option<String>,
     scenario: String,
 }
 
@@ -64,6 +72,9 @@ fn parse_args() -> Result<Args, String> {
         long_polls: 100,
         bulk_mib: 8,
         json: None,
+        duration_secs: 120,
+        sample_secs: 5,
+        data_dir: None,
         scenario: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,6 +93,9 @@ fn parse_args() -> Result<Args, String> {
             "--count" => a.count = v(i)?.parse().map_err(|_| "bad --count")?,
             "--payload" => a.payload = v(i)?.parse().map_err(|_| "bad --payload")?,
             "--json" => a.json = Some(v(i)?),
+            "--duration" => a.duration_secs = v(i)?.parse().map_err(|_| "bad --duration")?,
+            "--sample" => a.sample_secs = v(i)?.parse().map_err(|_| "bad --sample")?,
+            "--data-dir" => a.data_dir = Some(v(i)?),
             "--subscribers" => a.subscribers = v(i)?.parse().map_err(|_| "bad --subscribers")?,
             "--idle" => a.idle = v(i)?.parse().map_err(|_| "bad --idle")?,
             "--slow" => a.slow = v(i)?.parse().map_err(|_| "bad --slow")?,
@@ -349,7 +363,7 @@ fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--idle N] [--slow N] [--long-polls N] [--bulk-mib N] [--json FILE] submit|append|cycle|latency|release|abuse");
+            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--idle N] [--slow N] [--long-polls N] [--bulk-mib N] [--json FILE] [--duration S] [--sample S] [--data-dir DIR] submit|append|cycle|latency|release|abuse|soak");
             std::process::exit(2);
         }
     };
@@ -368,6 +382,10 @@ fn main() {
     }
     if a.scenario == "abuse" {
         abuse::run(&a, &s, &server);
+        return;
+    }
+    if a.scenario == "soak" {
+        soak::run(&a, &s);
         return;
     }
     // per client: pre-signed requests
