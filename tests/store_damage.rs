@@ -13,9 +13,9 @@ use node::{s, Node};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-/// A store directory with a colony, a process and one channel entry (so one segment).
-fn populated() -> (tempfile::TempDir, PrivateKey) {
-    let mut n = Node::new();
+/// Adds colony "dev", a running process with channel "chat" and one entry in it (so one
+/// segment); returns the colony and the process ID.
+fn populate(n: &Node) -> (node::Colony, String) {
     let c = n.colony("dev");
     let mut spec = c.spec("p");
     spec["channels"] = json!(["chat"]);
@@ -35,6 +35,13 @@ fn populated() -> (tempfile::TempDir, PrivateKey) {
                "payload":STANDARD.encode("x"),"payloadtype":""}),
         c.worker(),
     );
+    (c, pid)
+}
+
+/// A stopped copy of a populated store directory.
+fn populated() -> (tempfile::TempDir, PrivateKey) {
+    let mut n = Node::new();
+    populate(&n);
     n.stop();
     let dir = tempfile::tempdir().unwrap();
     copy(n.dir(), dir.path());
@@ -127,25 +134,7 @@ fn whole(node: &Embedded, owner: &PrivateKey, worker: &PrivateKey, pid: &str) ->
 fn a_damaged_journal_is_refused_or_loses_nothing() {
     // every group commit synced, as --sync always; then single bytes of the journal flipped
     let mut n = Node::synced();
-    let c = n.colony("dev");
-    let mut spec = c.spec("p");
-    spec["channels"] = json!(["chat"]);
-    let pid = s(
-        &n.ok(
-            json!({"msgtype":"submitfuncspecmsg","spec":spec}),
-            c.worker(),
-        ),
-        "processid",
-    );
-    n.ok(
-        json!({"msgtype":"assignprocessmsg","colonyname":"dev","timeout":-1}),
-        c.worker(),
-    );
-    n.ok(
-        json!({"msgtype":"channelappendmsg","processid":pid,"name":"chat","sequence":1,
-               "payload":STANDARD.encode("x"),"payloadtype":""}),
-        c.worker(),
-    );
+    let (c, pid) = populate(&n);
     n.stop();
     let journal = std::fs::read(n.dir().join("store").join("0.jnl")).unwrap();
     let used = journal.iter().rposition(|b| *b != 0).unwrap();

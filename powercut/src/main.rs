@@ -62,6 +62,7 @@ struct Node {
 }
 
 /// What is durable of one file's data.
+#[derive(Default)]
 struct FileState {
     durable_size: u64,
     /// Page index → the page's durable bytes (up to `durable_size`), saved before the first
@@ -69,6 +70,16 @@ struct FileState {
     saved: BTreeMap<u64, Vec<u8>>,
     /// The last page written since the last sync (torn mode tears it).
     last_page: Option<u64>,
+}
+
+impl FileState {
+    /// A file whose `size` bytes are all durable.
+    fn synced(size: u64) -> FileState {
+        FileState {
+            durable_size: size,
+            ..FileState::default()
+        }
+    }
 }
 
 /// A directory-entry change not yet durable.
@@ -201,11 +212,7 @@ impl Inner {
             std::collections::hash_map::Entry::Occupied(o) => Ok(o.into_mut()),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let size = file.metadata().map_err(errno)?.len();
-                Ok(v.insert(FileState {
-                    durable_size: size,
-                    saved: BTreeMap::new(),
-                    last_page: None,
-                }))
+                Ok(v.insert(FileState::synced(size)))
             }
         }
     }
@@ -287,14 +294,7 @@ impl Inner {
         self.stats.fsyncs += 1;
         let path = self.path(ino)?;
         let size = fs::metadata(&path).map_err(errno)?.len();
-        self.files.insert(
-            ino,
-            FileState {
-                durable_size: size,
-                saved: BTreeMap::new(),
-                last_page: None,
-            },
-        );
+        self.files.insert(ino, FileState::synced(size));
         if self.mode == Mode::Ext4 {
             for p in &mut self.pending {
                 if p.subject == Some(ino) {
@@ -960,14 +960,7 @@ impl Filesystem for PowerCut {
                     file.set_len(0).map_err(errno)?;
                 }
             } else {
-                s.files.insert(
-                    ino,
-                    FileState {
-                        durable_size: 0,
-                        saved: BTreeMap::new(),
-                        last_page: None,
-                    },
-                );
+                s.files.insert(ino, FileState::synced(0));
                 s.record(
                     Change::Created {
                         parent: parent.0,
