@@ -295,6 +295,8 @@ pub fn restore(args: &[String]) -> Outcome {
     Ok(())
 }
 
+/// Copies `from` into `to`, every file and directory entry durable before it returns (a power
+/// cut right after a restore must not leave half a store).
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
@@ -304,7 +306,12 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()>
             copy_dir(&e.path(), &target)?;
         } else {
             std::fs::copy(e.path(), &target)?;
+            std::fs::File::open(&target)?.sync_all()?;
         }
+    }
+    crate::store::sync_dir(to)?;
+    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
+        crate::store::sync_dir(parent)?;
     }
     Ok(())
 }

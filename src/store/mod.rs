@@ -493,6 +493,12 @@ impl Store {
             batch.commit()?;
         }
         out.persist(fjall::PersistMode::SyncAll)?;
+        // the backup's directory entries too (see "Directory entries and power cuts" above)
+        sync_dir(&keyspaces_dir(target))?;
+        sync_dir(target)?;
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
         Ok(n)
     }
 
