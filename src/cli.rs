@@ -298,20 +298,24 @@ pub fn restore(args: &[String]) -> Outcome {
 /// Copies `from` into `to`, every file and directory entry durable before it returns (a power
 /// cut right after a restore must not leave half a store).
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    copy_tree(from, to)?;
+    crate::store::sync_dir_and_parent(to)
+}
+
+/// Copies `from` into `to`, fsyncing every file and every directory below `to` (`to` itself
+/// is fsynced by its caller, after its own entry is made).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let target = to.join(e.file_name());
         if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &target)?;
+            copy_tree(&e.path(), &target)?;
+            crate::store::sync_dir(&target)?;
         } else {
             std::fs::copy(e.path(), &target)?;
             std::fs::File::open(&target)?.sync_all()?;
         }
-    }
-    crate::store::sync_dir(to)?;
-    if let Some(parent) = to.parent().filter(|p| !p.as_os_str().is_empty()) {
-        crate::store::sync_dir(parent)?;
     }
     Ok(())
 }

@@ -45,6 +45,16 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// fsyncs `dir` and the directory holding it: a directory just created or filled is then
+/// durable under its own name, with everything named in it.
+pub fn sync_dir_and_parent(dir: &Path) -> std::io::Result<()> {
+    sync_dir(dir)?;
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
 /// Where fjall keeps its keyspace directories (an engine detail colonyd depends on for the
 /// fsyncs above and the damage check; checked by the store's tests).
 fn keyspaces_dir(store: &Path) -> PathBuf {
@@ -258,10 +268,7 @@ impl Store {
             )?;
             f.sync_all()?;
         }
-        sync_dir(&cfg.path)?;
-        if let Some(parent) = cfg.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
+        sync_dir_and_parent(&cfg.path)?;
         Ok(store)
     }
 
@@ -495,10 +502,7 @@ impl Store {
         out.persist(fjall::PersistMode::SyncAll)?;
         // the backup's directory entries too (see "Directory entries and power cuts" above)
         sync_dir(&keyspaces_dir(target))?;
-        sync_dir(target)?;
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
+        sync_dir_and_parent(target)?;
         Ok(n)
     }
 
