@@ -46,6 +46,10 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// TLS certificate chain and private key (`--tls-cert`, `--tls-key`), both or neither.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Retention, stale executors, missed cron ticks.
+    pub housekeeping: crate::housekeeping::Policy,
+    /// Most packed arguments one generator holds (`--generator-max-args`).
+    pub generator_max_args: u64,
 }
 
 /// One documented option.
@@ -90,6 +94,13 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--metrics-listen", env: "COLONYD_METRICS_LISTEN", value: "HOST:PORT", help: "serve Prometheus metrics at GET /metrics on this separate listener. Default: 127.0.0.1:$COLONIES_MONITOR_PORT if that is set, else off" },
     Opt { flag: "--tls-cert", env: "COLONYD_TLS_CERT", value: "FILE", help: "serve HTTPS and WSS with this PEM certificate chain (server certificate first); needs --tls-key. Default: plain HTTP" },
     Opt { flag: "--tls-key", env: "COLONYD_TLS_KEY", value: "FILE", help: "PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert" },
+    Opt { flag: "--retention", env: "COLONIES_RETENTION", value: "true|false", help: "purge old finished work, as upstream: successful processes and workflows that finished, and log lines added, more than --retention-policy ago; failed and cancelled work is kept. Runs every minute in small batches. Default false" },
+    Opt { flag: "--retention-policy", env: "COLONIES_RETENTION_POLICY", value: "SECS", help: "how old finished work must be for --retention to purge it. Default 0 (as upstream: everything successful is purged within a minute); upstream's documentation uses 604800 (a week)" },
+    Opt { flag: "--retention-interval", env: "", value: "SECS", help: "how often the retention purge runs. Default 60, as upstream" },
+    Opt { flag: "--stale-executor-duration", env: "COLONIES_STALE_EXECUTOR_DURATION", value: "SECS", help: "unregister executors not heard from (assign calls) for this long, as removeexecutormsg does: their running processes wait again. An executor waiting in an assign long-poll is being heard from. 0 = never. Default 600" },
+    Opt { flag: "--cleanup-interval", env: "COLONIES_CLEANUP_INTERVAL", value: "SECS", help: "how often stale executors are looked for. Default 60" },
+    Opt { flag: "--cron-missed", env: "COLONYD_CRON_MISSED", value: "run-once|skip", help: "a cron tick that fell while the server was down: run-once (default, as upstream) runs it once at startup, then the schedule continues from then; skip drops it" },
+    Opt { flag: "--generator-max-args", env: "", value: "N", help: "most packed arguments a generator holds before packgeneratormsg gets 507. Default 100000" },
     Opt { flag: "--threads", env: "COLONYD_THREADS", value: "N", help: "request-handling threads. Default: number of CPUs" },
 ];
 
@@ -315,6 +326,38 @@ impl Config {
                 (None, Some(_)) => return Err("--tls-key needs --tls-cert".into()),
             },
             channels,
+            housekeeping: {
+                let d = crate::housekeeping::Policy::default();
+                let retention = match get("--retention").as_deref().map(str::trim) {
+                    None | Some("false") | Some("") => false,
+                    Some("true") => true,
+                    Some(other) => {
+                        return Err(format!(
+                            "--retention: expected true or false, got {other:?}"
+                        ))
+                    }
+                };
+                crate::housekeeping::Policy {
+                    retention: retention
+                        .then(|| secs("--retention-policy", Duration::ZERO))
+                        .transpose()?,
+                    stale_after: secs("--stale-executor-duration", d.stale_after)?,
+                    cleanup_interval: secs("--cleanup-interval", d.cleanup_interval)?
+                        .max(Duration::from_secs(1)),
+                    retention_interval: secs("--retention-interval", d.retention_interval)?
+                        .max(Duration::from_secs(1)),
+                    cron_missed: match get("--cron-missed").as_deref() {
+                        None | Some("run-once") => crate::schedules::Missed::RunOnce,
+                        Some("skip") => crate::schedules::Missed::Skip,
+                        Some(other) => {
+                            return Err(format!(
+                                "--cron-missed: expected run-once or skip, got {other:?}"
+                            ))
+                        }
+                    },
+                }
+            },
+            generator_max_args: num("--generator-max-args", 100_000)?,
             pubsub: {
                 let p = crate::pubsub::PubsubConfig::default();
                 crate::pubsub::PubsubConfig {
@@ -375,6 +418,36 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:0");
         assert_eq!(c.data_dir, PathBuf::from("/x"));
         assert_eq!(c.http.max_body, (70 << 20) + (1 << 20));
+        assert!(c.housekeeping.retention.is_none());
+        assert_eq!(c.housekeeping.stale_after, Duration::from_secs(600));
+        let c = parse(
+            &["--cron-missed", "skip", "--cleanup-interval", "5"],
+            &[
+                ("COLONIES_RETENTION", "true"),
+                ("COLONIES_RETENTION_POLICY", "604800"),
+                ("COLONIES_STALE_EXECUTOR_DURATION", "30"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.housekeeping.retention, Some(Duration::from_secs(604_800)));
+        assert_eq!(c.housekeeping.stale_after, Duration::from_secs(30));
+        assert_eq!(c.housekeeping.cleanup_interval, Duration::from_secs(5));
+        assert_eq!(c.housekeeping.cron_missed, crate::schedules::Missed::Skip);
+        let c = parse(
+            &[],
+            &[
+                ("COLONIES_RETENTION", "false"),
+                ("COLONIES_RETENTION_POLICY", "9"),
+            ],
+        )
+        .unwrap();
+        assert!(c.housekeeping.retention.is_none());
+        assert!(parse(&["--retention", "yes"], &[])
+            .unwrap_err()
+            .contains("--retention"));
+        assert!(parse(&["--cron-missed", "twice"], &[])
+            .unwrap_err()
+            .contains("--cron-missed"));
         let c = parse(&["--max-payload", "1MiB", "--channel-retention", "2h"], &[]).unwrap();
         assert_eq!(c.http.max_body, 8 << 20);
         assert_eq!(c.channels.retention_ns, 7200 * 1_000_000_000);

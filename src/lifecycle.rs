@@ -7,7 +7,7 @@
 
 use crate::protocol::json::RawJson;
 use crate::protocol::time::Timestamp;
-use crate::protocol::types::{state, Attribute, Executor, FunctionSpec, Process};
+use crate::protocol::types::{executor_state, state, Attribute, Executor, FunctionSpec, Process};
 use crate::protocol::ApiError;
 use crate::scheduler::{self, Offer};
 use crate::store::keys;
@@ -76,6 +76,7 @@ pub fn submit(
             waitforparents: false,
             parents: Vec::new(),
             children: Vec::new(),
+            input: Vec::new(),
         },
     )
 }
@@ -244,6 +245,35 @@ pub fn assign(
         input,
     };
     transition(txn, &old, change).map(Some)
+}
+
+/// What `removeexecutormsg` and the stale-executor sweep do (upstream's `RemoveExecutorByName`),
+/// in one atomic write:
+/// the record is kept with state UNREGISTERED, its functions are deleted, and every process it
+/// was running goes back to WAITING for another executor.
+pub fn unregister_executor(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
+    let reg = txn.store.registry.clone();
+    for f in txn.store.functions(&e.colonyname, Some(&e.executorname))? {
+        txn.remove(&reg, keys::function(&f.functionid));
+        txn.remove(
+            &reg,
+            keys::function_ref(&e.colonyname, &e.executorname, &f.functionid),
+        );
+    }
+    let requeued = requeue_of_executor(txn, e)?;
+    if requeued > 0 {
+        tracing::info!(
+            executor = %e.executorname,
+            colony = %e.colonyname,
+            requeued,
+            "executor removed: its running processes are waiting again"
+        );
+    }
+    let mut kept = e.clone();
+    kept.state = executor_state::UNREGISTERED;
+    let key = keys::executor(&kept.colonyname, &kept.executorname);
+    txn.put(&reg, key, &kept)?;
+    Ok(())
 }
 
 /// Undoes an assignment whose reply could not be delivered, if nothing happened since.

@@ -2,6 +2,7 @@
 //! with what it owns. Below the graph rules and the lifecycle, which both create and remove
 //! processes; state changes are not made here (see [`crate::lifecycle`]).
 
+use crate::protocol::json::RawJson;
 use crate::protocol::time::Timestamp;
 use crate::protocol::types::{attribute_type, Attribute, FunctionSpec, Process};
 use crate::protocol::ApiError;
@@ -29,6 +30,9 @@ pub struct NewProcess<'a> {
     pub parents: Vec<String>,
     /// Child process IDs.
     pub children: Vec<String>,
+    /// Input set at creation (a cron's root members get the previous run's output); members
+    /// with parents get their parents' output when assigned instead.
+    pub input: Vec<RawJson>,
 }
 
 /// Creates a WAITING process (standalone or workflow member) with its channels.
@@ -63,6 +67,7 @@ pub fn create(txn: &mut Txn<'_>, n: NewProcess<'_>) -> Result<Process, ApiError>
         waitforparents: n.waitforparents,
         parents: n.parents,
         children: n.children,
+        input: n.input,
         processgraphid: n.processgraphid.to_string(),
         ..Process::default()
     };

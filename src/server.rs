@@ -149,6 +149,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
             == Some("true"),
         max_long_polls: cfg.max_long_polls,
         max_long_polls_per_executor: cfg.max_long_polls_per_executor,
+        generator_max_args: cfg.generator_max_args,
     };
     let state = Arc::new(ServerState::new(
         store.clone(),
@@ -246,6 +247,22 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     let timer = smol::spawn(deadline_timer(state.clone()));
     let signals = smol::spawn(watch_signals(events.clone()));
     let maintenance = smol::spawn(channel_maintenance(state.clone()));
+    let started_at = crate::protocol::time::now_ns();
+    let schedules = smol::spawn(schedule_timer(
+        state.clone(),
+        cfg.housekeeping.cron_missed,
+        started_at,
+    ));
+    if let Some(r) = cfg.housekeeping.retention {
+        tracing::info!(
+            policy_secs = r.as_secs(),
+            "retention on: successful work and logs older than the policy are purged every minute"
+        );
+        if r.is_zero() {
+            tracing::warn!("retention policy 0: every successful process is purged within a minute (set --retention-policy / COLONIES_RETENTION_POLICY)");
+        }
+    }
+    let housekeeping = smol::spawn(housekeeping(state.clone(), cfg.housekeeping.clone()));
     smol::block_on(transport::serve(listener, state.clone(), shared));
     notifier.send("STOPPING=1\nSTATUS=shutting down");
     tracing::info!("shutting down: no longer accepting connections");
@@ -267,6 +284,8 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     drop(timer);
     drop(signals);
     drop(maintenance);
+    drop(schedules);
+    drop(housekeeping);
     writer.close();
     let _ = writer_thread.join();
     let failed = writer.has_failed();
@@ -412,6 +431,174 @@ async fn channel_maintenance(state: Arc<ServerState>) {
                 }
             }
         }
+    }
+}
+
+/// Most crons run per look (more wait for the next one, a moment later).
+const CRON_BATCH: usize = 64;
+/// Most workflows one generator submits per look.
+const GENERATOR_BATCH: usize = 64;
+
+/// Runs due crons and generators (`crate::schedules`): wakes at the earliest next run, at
+/// least every second (generator timeouts, new crons), as upstream's checker period.
+async fn schedule_timer(
+    state: Arc<ServerState>,
+    missed: crate::schedules::Missed,
+    started_at: i64,
+) {
+    use crate::schedules::{self, RunCause};
+    loop {
+        let now = crate::protocol::time::now_ns();
+        match schedules::due_crons(&state.store, now, CRON_BATCH) {
+            Ok(ids) => {
+                for id in ids {
+                    let cid = id.clone();
+                    let cause = RunCause::Due { missed, started_at };
+                    match state
+                        .writer
+                        .run(move |txn| schedules::run_cron(txn, &cid, cause))
+                        .await
+                    {
+                        Ok(Some(c)) => {
+                            tracing::debug!(cron = %c.name, colony = %c.colonyname, "cron ran")
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(cron = %id, error = %e, "cron run failed; skipped to its next tick");
+                            let rid = id.clone();
+                            let _ = state
+                                .writer
+                                .run(move |txn| schedules::reschedule(txn, &rid))
+                                .await;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading due crons failed"),
+        }
+        match schedules::due_generators(&state.store, now) {
+            Ok(ids) => {
+                for id in ids {
+                    for _ in 0..GENERATOR_BATCH {
+                        let gid = id.clone();
+                        match state
+                            .writer
+                            .run(move |txn| schedules::fire(txn, &gid))
+                            .await
+                        {
+                            Ok(true) => continue,
+                            Ok(false) => break,
+                            Err(e) => {
+                                tracing::warn!(generator = %id, error = %e, "generator workflow submission failed; retried in a second");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading generators failed"),
+        }
+        let now = crate::protocol::time::now_ns();
+        let wait = schedules::next_cron_run(&state.store).map_or(1_000_000_000, |at| {
+            (at - now).clamp(10_000_000, 1_000_000_000)
+        });
+        let sleep = smol::Timer::after(Duration::from_nanos(
+            u64::try_from(wait).unwrap_or(1_000_000_000),
+        ));
+        if !sleep_unless_shutdown(&state, sleep).await {
+            return;
+        }
+    }
+}
+
+/// Unregisters stale executors every cleanup interval and, with retention on, purges old
+/// finished work every retention interval in bounded steps (each its own writer operation,
+/// so appends interleave).
+async fn housekeeping(state: Arc<ServerState>, policy: crate::housekeeping::Policy) {
+    use crate::housekeeping as hk;
+    let tick = policy
+        .cleanup_interval
+        .min(policy.retention_interval)
+        .max(Duration::from_secs(1));
+    let mut since_cleanup = Duration::ZERO;
+    // retention runs at startup, then every interval (as upstream)
+    let mut since_retention = policy.retention_interval;
+    loop {
+        if !policy.stale_after.is_zero() && since_cleanup >= policy.cleanup_interval {
+            since_cleanup = Duration::ZERO;
+            let now = crate::protocol::time::now_ns();
+            let cutoff = now
+                .saturating_sub(i64::try_from(policy.stale_after.as_nanos()).unwrap_or(i64::MAX));
+            let busy: std::collections::HashSet<String> = match state.long_polls_by_executor.lock()
+            {
+                Ok(m) => m.keys().cloned().collect(),
+                Err(p) => p.into_inner().keys().cloned().collect(),
+            };
+            match hk::stale_executors(&state.store, cutoff, &busy) {
+                Ok(found) => {
+                    for e in found {
+                        if let Err(err) = state
+                            .writer
+                            .run(move |txn| hk::unregister_if_stale(txn, &e, cutoff))
+                            .await
+                        {
+                            tracing::warn!(error = %err, "unregistering a stale executor failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "looking for stale executors failed"),
+            }
+        }
+        if let Some(keep) = policy.retention {
+            if since_retention >= policy.retention_interval {
+                since_retention = Duration::ZERO;
+                let cutoff = crate::protocol::time::now_ns()
+                    .saturating_sub(i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX));
+                let mut cursor = None;
+                let mut total = hk::Purged::default();
+                // bounded: a round of at most this many steps; the rest waits for the next
+                for _ in 0..100_000 {
+                    if state.events.is_shutting_down() {
+                        return;
+                    }
+                    let from = cursor.take();
+                    match state
+                        .writer
+                        .run(move |txn| hk::purge(txn, cutoff, from))
+                        .await
+                    {
+                        Ok((p, next)) => {
+                            total.processes += p.processes;
+                            total.graphs += p.graphs;
+                            total.logs += p.logs;
+                            cursor = next;
+                            if cursor.is_none() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "retention purge failed");
+                            break;
+                        }
+                    }
+                    // let other work through between steps
+                    smol::future::yield_now().await;
+                }
+                if total != hk::Purged::default() {
+                    tracing::info!(
+                        processes = total.processes,
+                        workflows = total.graphs,
+                        logs = total.logs,
+                        "retention purged old work"
+                    );
+                }
+            }
+        }
+        if !sleep_unless_shutdown(&state, smol::Timer::after(tick)).await {
+            return;
+        }
+        since_cleanup += tick;
+        since_retention += tick;
     }
 }
 

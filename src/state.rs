@@ -18,6 +18,8 @@ pub struct Limits {
     pub max_long_polls: usize,
     /// Most assign requests one executor may have long-polling at once.
     pub max_long_polls_per_executor: usize,
+    /// Most packed arguments one generator holds (507 above).
+    pub generator_max_args: u64,
 }
 
 impl Default for Limits {
@@ -27,6 +29,7 @@ impl Default for Limits {
             allow_executor_reregister: false,
             max_long_polls: 512,
             max_long_polls_per_executor: 8,
+            generator_max_args: 100_000,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! the member list and per-state member counts, so the graph's state is computed in O(1) per
 //! member change.
 
+use crate::protocol::json::RawJson;
 use crate::protocol::time::Timestamp;
 use crate::protocol::types::{state, FunctionSpec, Process};
 use crate::protocol::ApiError;
@@ -207,7 +208,9 @@ pub fn validate(specs: &[FunctionSpec]) -> Result<Vec<usize>, ApiError> {
     Ok(order)
 }
 
-/// Submits a validated, normalized workflow: every member and the graph in one batch.
+/// Submits a validated, normalized workflow: every member and the graph in one batch. Root
+/// members (no dependencies) start with `root_input` as their input (a cron passes the
+/// previous run's output; submissions pass nothing).
 // every index is a member's position: from `enumerate`/`0..len` or a value of `by_name`,
 // built over the same specs; every vector indexed has one entry per spec
 #[allow(clippy::indexing_slicing)]
@@ -217,6 +220,7 @@ pub fn submit(
     specs: Vec<FunctionSpec>,
     initiatorid: &str,
     initiatorname: &str,
+    root_input: &[RawJson],
 ) -> Result<GraphRecord, ApiError> {
     let order = validate(&specs)?;
     let gid = crate::crypto::random_id();
@@ -265,6 +269,11 @@ pub fn submit(
                 waitforparents: !is_root,
                 parents: std::mem::take(&mut parents[i]),
                 children: std::mem::take(&mut children[i]),
+                input: if is_root {
+                    root_input.to_vec()
+                } else {
+                    Vec::new()
+                },
             },
         )?;
         if is_root {
@@ -480,6 +489,7 @@ pub fn add_child(txn: &mut Txn<'_>, signer: &str, req: AddChild<'_>) -> Result<P
             waitforparents: true,
             parents: vec![parent.processid.clone()],
             children: grandchildren,
+            input: Vec::new(),
         },
     )?;
     g.processids.push(child.processid.clone());

@@ -95,6 +95,10 @@ pub async fn remove(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiE
             for k in store.keys(&logs, &exec_prefix, usize::MAX)? {
                 txn.remove(&logs, k);
             }
+            crate::schedules::remove_colony(txn, &name)?;
+            for k in store.keys(&reg, &keys::location(&name, None), usize::MAX)? {
+                txn.remove(&reg, k);
+            }
             txn.remove(&reg, keys::colony(&name));
             Ok(())
         })

@@ -44,7 +44,7 @@ pub async fn add(ctx: &mut Ctx<'_>, m: AddExecutorMsg) -> Result<Vec<u8>, ApiErr
                         e.executorname, e.colonyname
                     )));
                 }
-                unregister(txn, &old)?;
+                crate::lifecycle::unregister_executor(txn, &old)?;
                 if old.executorid != e.executorid {
                     release_id(txn, &old)?;
                 }
@@ -86,34 +86,6 @@ fn release_id(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
             txn.remove(&reg, keys::executor_id(&e.executorid));
         }
     }
-    Ok(())
-}
-
-/// What `removeexecutormsg` does (upstream's `RemoveExecutorByName`), in one atomic write:
-/// the record is kept with state UNREGISTERED, its functions are deleted, and every process it
-/// was running goes back to WAITING for another executor.
-fn unregister(txn: &mut Txn<'_>, e: &Executor) -> Result<(), ApiError> {
-    let reg = txn.store.registry.clone();
-    for f in txn.store.functions(&e.colonyname, Some(&e.executorname))? {
-        txn.remove(&reg, keys::function(&f.functionid));
-        txn.remove(
-            &reg,
-            keys::function_ref(&e.colonyname, &e.executorname, &f.functionid),
-        );
-    }
-    let requeued = crate::lifecycle::requeue_of_executor(txn, e)?;
-    if requeued > 0 {
-        tracing::info!(
-            executor = %e.executorname,
-            colony = %e.colonyname,
-            requeued,
-            "executor removed: its running processes are waiting again"
-        );
-    }
-    let mut kept = e.clone();
-    kept.state = executor_state::UNREGISTERED;
-    let key = keys::executor(&kept.colonyname, &kept.executorname);
-    txn.put(&reg, key, &kept)?;
     Ok(())
 }
 
@@ -164,7 +136,7 @@ pub async fn remove(ctx: &mut Ctx<'_>, m: ExecutorNameMsg) -> Result<Vec<u8>, Ap
                 .store
                 .executor(&m.colonyname, &m.executorname)?
                 .ok_or_else(|| nil("remove"))?;
-            unregister(txn, &e)
+            crate::lifecycle::unregister_executor(txn, &e)
         })
         .await?;
     empty()

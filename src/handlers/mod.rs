@@ -9,8 +9,10 @@ pub mod channels;
 mod colonies;
 mod executors;
 mod functions;
+mod locations;
 mod logs;
 mod processes;
+mod schedules;
 mod server;
 mod users;
 mod workflows;
@@ -214,6 +216,22 @@ async fn route(ctx: &mut Ctx<'_>, request: Request) -> Result<Vec<u8>, ApiError>
         R::AddChild(m) => workflows::add_child(ctx, m).await,
         R::ChannelAppend(m) => channels::append(ctx, m).await,
         R::ChannelRead(m) => channels::read(ctx, m),
+        R::AddCron(m) => schedules::add_cron(ctx, m).await,
+        R::GetCron(m) => schedules::get_cron(ctx, m),
+        R::GetCrons(m) => schedules::get_crons(ctx, m),
+        R::RunCron(m) => schedules::run_cron(ctx, m).await,
+        R::RemoveCron(m) => schedules::remove_cron(ctx, m).await,
+        R::AddGenerator(m) => schedules::add_generator(ctx, m).await,
+        R::GetGenerator(m) => schedules::get_generator(ctx, m),
+        R::GetGenerators(m) => schedules::get_generators(ctx, m),
+        R::ResolveGenerator(m) => schedules::resolve_generator(ctx, m),
+        R::PackGenerator(m) => schedules::pack(ctx, m).await,
+        R::RemoveGenerator(m) => schedules::remove_generator(ctx, m).await,
+        R::AddLocation(m) => locations::add(ctx, m).await,
+        R::GetLocation(m) => locations::get(ctx, m),
+        R::GetLocations(m) => locations::list(ctx, m),
+        R::RemoveLocation(m) => locations::remove(ctx, m).await,
+        R::GetCluster(m) => server::cluster(ctx, m),
         R::Version(m) => server::version(ctx, m),
         R::GetServerInfo(m) => server::info(ctx, m),
         R::ChangeServerId(m) => server::change_server_id(ctx, m).await,

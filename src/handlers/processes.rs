@@ -182,6 +182,17 @@ pub async fn assign(ctx: &mut Ctx<'_>, m: AssignMsg) -> Result<Vec<u8>, ApiError
             ));
         }
         if !woke || Instant::now() >= deadline {
+            // a long-poll that ends without work still heard from its executor: the stale
+            // sweep must not take it between this answer and its next poll
+            let (colony, name, id) = (
+                executor.colonyname.clone(),
+                executor.executorname.clone(),
+                executor.executorid.clone(),
+            );
+            let _ = state
+                .writer
+                .run(move |txn| crate::housekeeping::heard_from(txn, &colony, &name, &id))
+                .await;
             return Err(if paused {
                 ApiError::timeout(format!(
                     "Failed to assign process, assignments in colony {} are paused",

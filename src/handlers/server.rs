@@ -52,6 +52,26 @@ pub fn info(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
     })
 }
 
+/// `getclustermsg`: this one node, shaped as upstream's etcd cluster (its ports are those of
+/// etcd, which colonyd does not have: 0), and the leader is the node itself, so
+/// `colonies cluster info` prints this server as the leader.
+pub fn cluster(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
+    auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
+    let info = ctx.state.info.read().map(|g| g.clone()).unwrap_or_default();
+    let node = crate::protocol::types::ClusterNode {
+        name: "colonyd".to_string(),
+        host: info.host,
+        port: 0,
+        peerport: 0,
+        relayport: 0,
+        apiport: info.port,
+    };
+    json(&crate::protocol::types::Cluster {
+        nodes: vec![node.clone()],
+        leader: node,
+    })
+}
+
 pub async fn change_server_id(
     ctx: &mut Ctx<'_>,
     m: ChangeServerIdMsg,

@@ -132,7 +132,7 @@ pub async fn submit(ctx: &mut Ctx<'_>, m: SubmitWorkflowMsg) -> Result<Vec<u8>, 
     let g = ctx
         .state
         .writer
-        .run(move |txn| workflows::submit(txn, &colony, specs, &signer, &name))
+        .run(move |txn| workflows::submit(txn, &colony, specs, &signer, &name, &[]))
         .await?;
     json(&graph_json(&ctx.state.store, &g, false)?)
 }

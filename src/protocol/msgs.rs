@@ -5,7 +5,9 @@
 //! are ignored (clients send extras). Wrong JSON types are errors.
 
 use super::json::{lenient, RawJson};
-use super::types::{Attribute, Colony, Executor, Function, FunctionSpec, User};
+use super::types::{
+    Attribute, Colony, Cron, Executor, Function, FunctionSpec, Generator, Location, User,
+};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -116,6 +118,24 @@ messages! {
     BackupMsg { dir: String }
     /// `subscribeprocessmsg` (one process) and `subscribeprocessesmsg` (any of a colony).
     SubscribeProcessMsg { processid: String, colonyname: String, executortype: String, state: i32, timeout: i64 }
+    /// `getcronsmsg`, `getgeneratorsmsg`: a colony and how many to list.
+    ColonyCountMsg { colonyname: String, count: i64 }
+    /// `addcronmsg`.
+    AddCronMsg { cron: Option<Cron> }
+    /// `getcronmsg`, `runcronmsg`, `removecronmsg` (whose `all` upstream ignores).
+    CronIdMsg { cronid: String }
+    /// `addgeneratormsg`.
+    AddGeneratorMsg { generator: Option<Generator> }
+    /// `getgeneratormsg`, `removegeneratormsg` (whose `all` upstream ignores).
+    GeneratorIdMsg { generatorid: String }
+    /// `resolvegeneratormsg`.
+    ResolveGeneratorMsg { colonyname: String, generatorname: String }
+    /// `packgeneratormsg`.
+    PackGeneratorMsg { generatorid: String, arg: String }
+    /// `addlocationmsg`.
+    AddLocationMsg { location: Option<Location> }
+    /// `getlocationmsg`, `removelocationmsg`.
+    LocationNameMsg { colonyname: String, name: String }
 }
 
 /// A workflow as submitted: the colony and its function specs.

@@ -224,7 +224,42 @@ requests! {
     ChannelAppend = "channelappendmsg", AppendMsg, Api, ChannelParty;
     /// Reads a process's channel.
     ChannelRead = "channelreadmsg", ChannelCursorMsg, Api, ChannelParty;
+    // crons
+    /// Adds a cron.
+    AddCron = "addcronmsg", AddCronMsg, Api, Member;
+    /// One cron.
+    GetCron = "getcronmsg", CronIdMsg, Api, Member;
+    /// Lists a colony's crons.
+    GetCrons = "getcronsmsg", ColonyCountMsg, Api, Member;
+    /// Runs a cron now.
+    RunCron = "runcronmsg", CronIdMsg, Api, Member;
+    /// Removes a cron.
+    RemoveCron = "removecronmsg", CronIdMsg, Api, Member;
+    // generators
+    /// Adds a generator.
+    AddGenerator = "addgeneratormsg", AddGeneratorMsg, Api, Member;
+    /// One generator, with its queue size.
+    GetGenerator = "getgeneratormsg", GeneratorIdMsg, Api, Member;
+    /// Lists a colony's generators.
+    GetGenerators = "getgeneratorsmsg", ColonyCountMsg, Api, Member;
+    /// One generator by name.
+    ResolveGenerator = "resolvegeneratormsg", ResolveGeneratorMsg, Api, Member;
+    /// Packs an argument into a generator.
+    PackGenerator = "packgeneratormsg", PackGeneratorMsg, Api, Member;
+    /// Removes a generator and its packed arguments.
+    RemoveGenerator = "removegeneratormsg", GeneratorIdMsg, Api, Member;
+    // locations
+    /// Adds a location.
+    AddLocation = "addlocationmsg", AddLocationMsg, Api, ColonyOwner;
+    /// One location.
+    GetLocation = "getlocationmsg", LocationNameMsg, Api, AnyMember;
+    /// Lists a colony's locations.
+    GetLocations = "getlocationsmsg", ColonyNameMsg, Api, AnyMember;
+    /// Removes a location.
+    RemoveLocation = "removelocationmsg", LocationNameMsg, Api, ColonyOwner;
     // server
+    /// The cluster (this one node).
+    GetCluster = "getclustermsg", EmptyMsg, Api, ServerOwner;
     /// The server's version (unsigned).
     Version = "versionmsg", EmptyMsg, Api, Unsigned;
     /// The server's identity and build (unsigned).

@@ -323,6 +323,102 @@ pub struct Function {
     pub locationname: String,
 }
 
+/// A location (upstream `pkg/core/location.go`): a named place executors and processes may
+/// refer to by `locationname`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Location {
+    #[serde(deserialize_with = "lenient")]
+    pub locationid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub description: String,
+    pub long: f64,
+    pub lat: f64,
+}
+
+/// A cron (upstream `pkg/core/cron.go`): a workflow spec (a JSON **string**) run on a
+/// six-field expression with seconds (`interval` −1) or every `interval` seconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Cron {
+    #[serde(deserialize_with = "lenient")]
+    pub cronid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub initiatorid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub initiatorname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub cronexpression: String,
+    pub interval: i64,
+    pub random: bool,
+    pub nextrun: Timestamp,
+    pub lastrun: Timestamp,
+    #[serde(deserialize_with = "lenient")]
+    pub workflowspec: String,
+    #[serde(deserialize_with = "lenient")]
+    pub prevprocessgraphid: String,
+    pub waitforprevprocessgraph: bool,
+    /// Not stored: `getcronmsg` reports the checker period in ms, every other reply 0.
+    pub checkerperiod: i64,
+}
+
+/// A generator (upstream `pkg/core/generator.go`): a workflow spec (a JSON **string**)
+/// submitted once `trigger` arguments have been packed, or `timeout` seconds after the first
+/// (or the last run) with fewer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Generator {
+    #[serde(deserialize_with = "lenient")]
+    pub generatorid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub initiatorid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub initiatorname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub workflowspec: String,
+    pub trigger: i64,
+    pub timeout: i64,
+    pub firstpack: Timestamp,
+    pub lastrun: Timestamp,
+    /// Not stored: `getgeneratormsg` reports the packed arguments waiting, others 0.
+    pub queuesize: i64,
+    /// Not stored: `getgeneratormsg` reports the checker period in ms, others 0.
+    pub checkerperiod: i64,
+}
+
+/// One node of `getclustermsg`'s answer (upstream `pkg/cluster/config.go`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ClusterNode {
+    pub name: String,
+    pub host: String,
+    /// etcd client port upstream; 0 here (no etcd).
+    pub port: u16,
+    /// etcd peer port upstream; 0 here.
+    pub peerport: u16,
+    /// relay port upstream; 0 here.
+    pub relayport: u16,
+    pub apiport: u16,
+}
+
+/// `getclustermsg`'s answer: the nodes and the leader (a whole node).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Cluster {
+    pub nodes: Vec<ClusterNode>,
+    pub leader: ClusterNode,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,11 +16,18 @@
 //! | `registry` | `F‖colony\0executor-name\0function-id` | empty |
 //! | `registry` | `P‖colony` | empty: assignments paused |
 //! | `registry` | `a‖attribute-id` | process ID the attribute lives in |
+//! | `registry` | `l‖colony\0location-name` | [`Location`](crate::protocol::types::Location) |
+//! | `registry` | `R‖colony\0cron-name` | cron ID (names are unique per colony; listings in name order) |
+//! | `registry` | `N‖colony\0generator-name` | generator ID (same) |
+//! | `registry` | `A‖generator-id‖u64be(seq)` | one packed argument (UTF-8), first in, first out |
 //! | `processes` | `p‖process-id` | [`Process`](crate::protocol::types::Process) |
+//! | `processes` | `r‖cron-id` | [`Cron`](crate::protocol::types::Cron) (`checkerperiod` 0) |
+//! | `processes` | `G‖generator-id` | generator record: the [`Generator`](crate::protocol::types::Generator) and its argument queue's head and tail sequence numbers |
 //! | `index` | `q‖colony\0executortype\0‖target\0‖i64be(prioritytime)‖pid` | empty: assign queue (WAITING, not waiting for parents); `target` is `""` for any executor of the type, else one key per name in `conditions.executornames`, so an executor reads only its own and the open queue |
 //! | `index` | `s‖colony\0‖state(u8)‖i64be(order)‖pid` | empty: listings by state; order = prioritytime (WAITING), starttime (RUNNING), −endtime (final) |
 //! | `index` | `h‖colony\0‖i64be(submissiontime)‖pid` | empty: history by submission time |
 //! | `index` | `d‖i64be(deadline)‖kind(u8)‖pid` | empty: wait (`w`) and execution (`x`) deadlines |
+//! | `index` | `n‖i64be(nextrun)‖cron-id` | empty: when each cron runs next |
 //! | `logs` | `p‖pid‖i64be(ts)` | [`Log`](crate::protocol::types::Log); `ts` is unique server-wide |
 //! | `logs` | `e‖colony\0executor-name\0‖i64be(ts)` | key of the `p‖` entry |
 //! | `logs` | `c‖colony\0‖i64be(ts)` | key of the `p‖` entry |
@@ -172,6 +179,61 @@ pub fn logs_of_executor(colony: &str, executor: &str) -> Vec<u8> {
 /// `c‖colony\0`
 pub fn logs_of_colony(colony: &str) -> Vec<u8> {
     cat(&[b"c", colony.as_bytes(), b"\0"])
+}
+
+/// `l‖colony\0` (all locations of a colony) or `l‖colony\0name`
+pub fn location(colony: &str, name: Option<&str>) -> Vec<u8> {
+    cat(&[
+        b"l",
+        colony.as_bytes(),
+        b"\0",
+        name.unwrap_or("").as_bytes(),
+    ])
+}
+/// `r‖id`
+pub fn cron(id: &str) -> Vec<u8> {
+    cat(&[b"r", id.as_bytes()])
+}
+/// `R‖colony\0` (all crons of a colony) or `R‖colony\0name`
+pub fn cron_name(colony: &str, name: Option<&str>) -> Vec<u8> {
+    cat(&[
+        b"R",
+        colony.as_bytes(),
+        b"\0",
+        name.unwrap_or("").as_bytes(),
+    ])
+}
+/// `n` (all next-run keys)
+pub const CRON_RUNS: &[u8] = b"n";
+/// `n‖i64be(at)‖id`
+pub fn cron_run(at: i64, id: &str) -> Vec<u8> {
+    cat(&[CRON_RUNS, &i64be(at), id.as_bytes()])
+}
+/// Splits a next-run key into (at, cron ID).
+pub fn parse_cron_run(key: &[u8]) -> Option<(i64, String)> {
+    let rest = key.strip_prefix(CRON_RUNS)?;
+    let at = from_i64be(rest.get(..8)?)?;
+    let id = std::str::from_utf8(rest.get(8..)?).ok()?.to_string();
+    Some((at, id))
+}
+/// `G` (all generators)
+pub const GENERATORS: &[u8] = b"G";
+/// `G‖id`
+pub fn generator(id: &str) -> Vec<u8> {
+    cat(&[GENERATORS, id.as_bytes()])
+}
+/// `N‖colony\0` or `N‖colony\0name`
+pub fn generator_name(colony: &str, name: Option<&str>) -> Vec<u8> {
+    cat(&[
+        b"N",
+        colony.as_bytes(),
+        b"\0",
+        name.unwrap_or("").as_bytes(),
+    ])
+}
+/// `A‖generator-id‖u64be(seq)`
+pub fn generator_arg(id: &str, seq: u64) -> Vec<u8> {
+    cat(&[b"A", id.as_bytes(), &seq.to_be_bytes()])
 }
 
 fn state_byte(st: i32) -> u8 {
