@@ -88,6 +88,8 @@ struct Fixture {
     g2: String,
     attribute: String,
     function: String,
+    cron: String,
+    generator: String,
 }
 
 impl Fixture {
@@ -275,7 +277,35 @@ fn fixture(c: &mut Client, n: usize) -> Fixture {
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let workflow =
+        json!({"colonyname": a, "functionspecs": [spec(&a, "cronned", &[])]}).to_string();
+    let cron = ok(
+        c,
+        json!({"msgtype":"addcronmsg","cron":{"colonyname":a,"name":"fixture-cron",
+            "interval":100000,"workflowspec":workflow}}),
+        sub,
+    )["cronid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let generator = ok(
+        c,
+        json!({"msgtype":"addgeneratormsg","generator":{"colonyname":a,"name":"fixture-gen",
+            "trigger":100,"timeout":-1,"workflowspec":workflow}}),
+        sub,
+    )["generatorid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ok(
+        c,
+        json!({"msgtype":"addlocationmsg","location":{"locationid":"","colonyname":a,
+            "name":"here","description":"","long":0.0,"lat":0.0}}),
+        co,
+    );
     Fixture {
+        cron,
+        generator,
         n,
         colony: a,
         keys,
@@ -640,6 +670,87 @@ fn matrix() -> Vec<Row> {
             |f| json!({"dir":format!("backup-{}", f.n)}),
             &[ServerOwner],
         ),
+        // crons
+        api(
+            "addcronmsg",
+            |f| {
+                json!({"cron":{"colonyname":f.colony,"name":format!("cron{}", f.n),"interval":100000,
+                "workflowspec":json!({"colonyname":f.colony,"functionspecs":[spec(&f.colony, "x", &[])]}).to_string()}})
+            },
+            MEMBERS,
+        ),
+        api("getcronmsg", |f| json!({"cronid":f.cron}), MEMBERS),
+        api(
+            "getcronsmsg",
+            |f| json!({"colonyname":f.colony,"count":10}),
+            MEMBERS,
+        ),
+        api("runcronmsg", |f| json!({"cronid":f.cron}), MEMBERS),
+        api(
+            "removecronmsg",
+            |f| json!({"cronid":f.cron,"all":false}),
+            MEMBERS,
+        ),
+        // generators
+        api(
+            "addgeneratormsg",
+            |f| {
+                json!({"generator":{"colonyname":f.colony,"name":format!("gen{}", f.n),"trigger":3,
+                "timeout":-1,
+                "workflowspec":json!({"colonyname":f.colony,"functionspecs":[spec(&f.colony, "x", &[])]}).to_string()}})
+            },
+            MEMBERS,
+        ),
+        api(
+            "getgeneratormsg",
+            |f| json!({"generatorid":f.generator}),
+            MEMBERS,
+        ),
+        api(
+            "getgeneratorsmsg",
+            |f| json!({"colonyname":f.colony,"count":10}),
+            MEMBERS,
+        ),
+        api(
+            "resolvegeneratormsg",
+            |f| json!({"colonyname":f.colony,"generatorname":"fixture-gen"}),
+            MEMBERS,
+        ),
+        api(
+            "packgeneratormsg",
+            |f| json!({"generatorid":f.generator,"arg":"a"}),
+            MEMBERS,
+        ),
+        api(
+            "removegeneratormsg",
+            |f| json!({"generatorid":f.generator,"all":false}),
+            MEMBERS,
+        ),
+        // locations
+        api(
+            "addlocationmsg",
+            |f| {
+                json!({"location":{"locationid":"","colonyname":f.colony,"name":"there",
+                "description":"","long":1.5,"lat":2.5}})
+            },
+            &[ColonyOwner],
+        ),
+        api(
+            "getlocationmsg",
+            |f| json!({"colonyname":f.colony,"name":"here"}),
+            MEMBERS0,
+        ),
+        api(
+            "getlocationsmsg",
+            |f| json!({"colonyname":f.colony}),
+            MEMBERS0,
+        ),
+        api(
+            "removelocationmsg",
+            |f| json!({"colonyname":f.colony,"name":"here"}),
+            &[ColonyOwner],
+        ),
+        api("getclustermsg", |_| json!({}), &[ServerOwner]),
         // /pubsub
         Row {
             via: Via::PubSub,
