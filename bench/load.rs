@@ -9,12 +9,16 @@
 //! colonyd-bench --addr 127.0.0.1:50080 --server-prvkey <hex> [--server-pid PID]
 //!               [--clients N] [--count M] [--payload BYTES] [--channels-per-client K]
 //!               [--json FILE] [--duration S] [--sample S] [--data-dir DIR] SCENARIO
-//! SCENARIO: submit | append | cycle | latency | release | abuse | soak
+//! SCENARIO: submit | append | cycle | latency | release | abuse | soak | purge
 //! ```
 //!
 //! `soak` runs a steady mixed load for `--duration` seconds, samples the server's RSS, file
 //! descriptors, disk use under `--data-dir` and request p99 every `--sample` seconds, and
 //! exits 1 if any keeps growing (bench/soak.rs).
+//!
+//! `purge` appends to a channel while retention purges a backlog of successful processes
+//! (the server restarted with `--retention true`), and reports the appends' latency during the
+//! purge (bench/purge.rs).
 //!
 //! `abuse` throws hostile load at the server (`--idle`, `--slow`, `--long-polls`,
 //! `--subscribers` that never read, `--bulk-mib` for one more, huge and deeply nested bodies)
@@ -30,6 +34,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod abuse;
+mod purge;
 mod soak;
 
 use colonyd::PrivateKey;
@@ -363,7 +368,7 @@ fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--idle N] [--slow N] [--long-polls N] [--bulk-mib N] [--json FILE] [--duration S] [--sample S] [--data-dir DIR] submit|append|cycle|latency|release|abuse|soak");
+            eprintln!("{e}\nusage: colonyd-bench --addr HOST:PORT --server-prvkey HEX [--server-pid PID] [--clients N] [--count M] [--payload BYTES] [--channels-per-client K] [--subscribers M] [--idle N] [--slow N] [--long-polls N] [--bulk-mib N] [--json FILE] [--duration S] [--sample S] [--data-dir DIR] submit|append|cycle|latency|release|abuse|soak|purge");
             std::process::exit(2);
         }
     };
@@ -386,6 +391,10 @@ fn main() {
     }
     if a.scenario == "soak" {
         soak::run(&a, &s);
+        return;
+    }
+    if a.scenario == "purge" {
+        purge::run(&a, &s, &server);
         return;
     }
     // per client: pre-signed requests

@@ -84,6 +84,34 @@ API = [
     ("user", "changeuseridmsg", {"colonyname": "dev", "userid": "1" * 64}),
     ("executor", "changeexecutoridmsg", {"colonyname": "dev", "executorid": "2" * 64}),
     ("server", "colonydbackupmsg", {"dir": "b1"}),
+    ("user", "addcronmsg", {"cron": {"colonyname": "dev", "name": "c", "cronexpression": "0/1 * * * * *",
+                                     "interval": -1, "random": False, "waitforprevprocessgraph": True,
+                                     "nextrun": "0001-01-01T00:00:00Z",
+                                     "workflowspec": json.dumps({"colonyname": "dev", "functionspecs": [
+                                         {"nodename": "a", "funcname": "f",
+                                          "conditions": {"colonyname": "dev", "executortype": "t"}}]})}}),
+    ("user", "addcronmsg", {"cron": {"colonyname": "dev", "name": "i", "interval": 2, "random": True,
+                                     "cronexpression": "TZ=Europe/Stockholm @every 1h30m",
+                                     "workflowspec": "{\"functionspecs\":[]}"}}),
+    ("user", "getcronmsg", {"cronid": P}),
+    ("user", "getcronsmsg", {"colonyname": "dev", "count": 20}),
+    ("user", "runcronmsg", {"cronid": P}),
+    ("user", "removecronmsg", {"cronid": P, "all": False}),
+    ("executor", "addgeneratormsg", {"generator": {"colonyname": "dev", "name": "g", "trigger": 2, "timeout": 1,
+                                                   "workflowspec": json.dumps({"colonyname": "dev", "functionspecs": [
+                                                       {"nodename": "a", "funcname": "f",
+                                                        "conditions": {"colonyname": "dev", "executortype": "t"}}]})}}),
+    ("user", "getgeneratormsg", {"generatorid": P}),
+    ("user", "getgeneratorsmsg", {"colonyname": "dev", "count": 20}),
+    ("user", "resolvegeneratormsg", {"colonyname": "dev", "generatorname": "g"}),
+    ("user", "packgeneratormsg", {"generatorid": P, "arg": "x"}),
+    ("user", "removegeneratormsg", {"generatorid": P, "all": False}),
+    ("colony", "addlocationmsg", {"location": {"locationid": "", "name": "lab", "colonyname": "dev",
+                                               "description": "d", "long": 18.07, "lat": 59.33}}),
+    ("user", "getlocationmsg", {"colonyname": "dev", "name": "lab"}),
+    ("user", "getlocationsmsg", {"colonyname": "dev"}),
+    ("colony", "removelocationmsg", {"colonyname": "dev", "name": "lab"}),
+    ("server", "getclustermsg", {}),
 ]
 
 
@@ -132,3 +160,7 @@ write("store_records", bytes([0, 1]) + b"\x03dev" + b"\x40" + b"a" * 64)
 write("store_records", bytes([9, 1]) + bytes(range(40)))
 write("store_records", bytes([10]) + b"\x00" * 8 + b"\x01" + b"a" * 64)
 write("store_records", bytes([3, 1]) + bytes(200))
+write("store_records", bytes([11, 1]) + bytes(120))
+write("store_records", bytes([12, 1]) + bytes(80))
+write("store_records", bytes([13, 1]) + b"\x00\x03lab\x03dev\x00" + bytes(16))
+write("store_records", bytes([10]) + b"n" + b"\x00" * 8 + b"c" * 64)

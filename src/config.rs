@@ -46,8 +46,10 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// TLS certificate chain and private key (`--tls-cert`, `--tls-key`), both or neither.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// Retention, stale executors, missed cron ticks.
+    /// Retention and stale executors.
     pub housekeeping: crate::housekeeping::Policy,
+    /// What to do with cron ticks missed while the server was down (`--cron-missed`).
+    pub cron_missed: crate::schedules::Missed,
     /// Most packed arguments one generator holds (`--generator-max-args`).
     pub generator_max_args: u64,
 }
@@ -346,15 +348,15 @@ impl Config {
                         .max(Duration::from_secs(1)),
                     retention_interval: secs("--retention-interval", d.retention_interval)?
                         .max(Duration::from_secs(1)),
-                    cron_missed: match get("--cron-missed").as_deref() {
-                        None | Some("run-once") => crate::schedules::Missed::RunOnce,
-                        Some("skip") => crate::schedules::Missed::Skip,
-                        Some(other) => {
-                            return Err(format!(
-                                "--cron-missed: expected run-once or skip, got {other:?}"
-                            ))
-                        }
-                    },
+                }
+            },
+            cron_missed: match get("--cron-missed").as_deref() {
+                None | Some("run-once") => crate::schedules::Missed::RunOnce,
+                Some("skip") => crate::schedules::Missed::Skip,
+                Some(other) => {
+                    return Err(format!(
+                        "--cron-missed: expected run-once or skip, got {other:?}"
+                    ))
                 }
             },
             generator_max_args: num("--generator-max-args", 100_000)?,
@@ -432,7 +434,7 @@ mod tests {
         assert_eq!(c.housekeeping.retention, Some(Duration::from_secs(604_800)));
         assert_eq!(c.housekeeping.stale_after, Duration::from_secs(30));
         assert_eq!(c.housekeeping.cleanup_interval, Duration::from_secs(5));
-        assert_eq!(c.housekeeping.cron_missed, crate::schedules::Missed::Skip);
+        assert_eq!(c.cron_missed, crate::schedules::Missed::Skip);
         let c = parse(
             &[],
             &[

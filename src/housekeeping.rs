@@ -29,8 +29,6 @@ pub struct Policy {
     pub cleanup_interval: Duration,
     /// How often the retention purge runs.
     pub retention_interval: Duration,
-    /// What to do with cron ticks missed while the server was down.
-    pub cron_missed: crate::schedules::Missed,
 }
 
 impl Default for Policy {
@@ -40,7 +38,6 @@ impl Default for Policy {
             stale_after: Duration::from_secs(600),
             cleanup_interval: Duration::from_secs(60),
             retention_interval: Duration::from_secs(60),
-            cron_missed: crate::schedules::Missed::RunOnce,
         }
     }
 }

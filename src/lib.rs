@@ -65,10 +65,12 @@ pub mod internals {
     pub use crate::fanout::ring::{Read, Ring};
     pub use crate::lifecycle::submit;
     pub use crate::protocol::types::{
-        Attribute, Colony, Executor, Function, FunctionSpec, Log, Process, User,
+        Attribute, Colony, Cron, Executor, Function, FunctionSpec, Generator, Location, Log,
+        Process, User,
     };
     pub use crate::protocol::RequestEnvelope;
     pub use crate::scheduler::{select, Offer};
+    pub use crate::schedules::GeneratorRecord;
     pub use crate::store::writer::{SyncMode, Txn, Writer};
     pub use crate::store::{decode, encode, keys, ChannelPolicy, Store, StoreConfig};
     pub use crate::workflows::GraphRecord;

@@ -248,11 +248,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     let signals = smol::spawn(watch_signals(events.clone()));
     let maintenance = smol::spawn(channel_maintenance(state.clone()));
     let started_at = crate::protocol::time::now_ns();
-    let schedules = smol::spawn(schedule_timer(
-        state.clone(),
-        cfg.housekeeping.cron_missed,
-        started_at,
-    ));
+    let schedules = smol::spawn(schedule_timer(state.clone(), cfg.cron_missed, started_at));
     if let Some(r) = cfg.housekeeping.retention {
         tracing::info!(
             policy_secs = r.as_secs(),

@@ -6,7 +6,7 @@
 use colonyd::internals::{ChannelMeta, Entry};
 use colonyd::internals::{Attribute, Colony, Executor, Function, Log, Process, User};
 use colonyd::internals::{decode, encode, keys};
-use colonyd::internals::GraphRecord;
+use colonyd::internals::{Cron, GeneratorRecord, GraphRecord, Location};
 use libfuzzer_sys::fuzz_target;
 
 fn roundtrip<T>(bytes: &[u8])
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    match which % 12 {
+    match which % 15 {
         0 => roundtrip::<Colony>(rest),
         1 => roundtrip::<Executor>(rest),
         2 => roundtrip::<User>(rest),
@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
         7 => roundtrip::<Attribute>(rest),
         8 => roundtrip::<ChannelMeta>(rest),
         9 => roundtrip::<Entry>(rest),
+        11 => roundtrip::<Cron>(rest),
+        12 => roundtrip::<GeneratorRecord>(rest),
+        13 => roundtrip::<Location>(rest),
         10 => {
+            let _ = keys::parse_cron_run(rest);
             let _ = keys::parse_deadline(rest);
             let _ = keys::trailing_pid(rest);
             let _ = keys::from_i64be(rest);
