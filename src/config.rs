@@ -125,6 +125,11 @@ pub fn serve_help() -> String {
          with neither, the first start generates an owner key and writes it to\n\
          <data-dir>/server-owner.key (mode 0600). Later starts use the stored ID; if either\n\
          variable is set it must match, or colonyd refuses to start.\n\
+         SCHEDULED WORK: crons (addcronmsg, getcronmsg, getcronsmsg, runcronmsg, removecronmsg)\n\
+         and generators (addgeneratormsg, getgeneratormsg, getgeneratorsmsg, resolvegeneratormsg,\n\
+         packgeneratormsg, removegeneratormsg) run workflows; their next runs and packed\n\
+         arguments are durable. Also answered: locations (addlocationmsg, getlocationmsg,\n\
+         getlocationsmsg, removelocationmsg) and getclustermsg (this one node).\n\
          OTHER ENVIRONMENT: COLONIES_ALLOW_EXECUTOR_REREGISTER=true lets addexecutormsg replace an\n\
          executor of the same name; BUILD_VERSION / BUILD_TIME are reported by versionmsg.\n",
     );

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 /// Most processes, graphs or logs one purge operation removes.
-pub const PURGE_BATCH: usize = 256;
+pub const PURGE_BATCH: usize = 64;
 
 /// Housekeeping settings (`colonyd serve --help`).
 #[derive(Debug, Clone)]

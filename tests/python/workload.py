@@ -1,12 +1,19 @@
 """The mixed workload and the invariants shared by the crash tests (test_chaos.py: SIGKILL;
 test_powercut.py: power cuts on a FUSE filesystem that forgets what was never fsynced).
 
+Besides processes, workflows and channels, the workload runs an every-second cron and packs
+arguments into a generator (their workflows go to executor types nobody serves, so they stay
+listable): no cron tick may run twice, and no acknowledged packed argument may be lost or used
+twice.
+
 Workers record only what the server acknowledged (a reply that arrived); `check` then asserts,
 after every restart, that each acknowledged write is there exactly once and in order.
 """
+import json
 import random
 import threading
 import time
+from datetime import datetime
 
 from model import Conditions, FuncSpec, Workflow
 from pycolonies import Colonies
@@ -29,7 +36,12 @@ class Ledger:
         self.appended = {}          # pid -> [sequence, ...] in acknowledged order
         self.subscribed = []        # (pid, [sequence, ...] as delivered)
         self.violations = []
-        self.counts = {"kills": 0, "assigns": 0, "closes": 0, "appends": 0, "delivered": 0}
+        self.counts = {"kills": 0, "assigns": 0, "closes": 0, "appends": 0, "delivered": 0,
+                       "packs": 0, "cron runs": 0, "generator runs": 0}
+        self.generator = None       # generator ID, made at the first start
+        self.packed = []            # acknowledged packed arguments
+        self.used = set()           # arguments seen in submitted generator workflows
+        self.cron_runs = {}         # graph ID -> submission time (s)
 
     def violation(self, text):
         with self.lock:
@@ -61,6 +73,98 @@ def submitter(port, colony, ledger, stop, rng):
                     ledger.submitted.update(g.processids)
         except Exception:
             return  # the server was killed: an unacknowledged submit may or may not exist
+
+
+GEN_TRIGGER = 4
+
+
+def scheduled_spec(executortype):
+    return {"nodename": "s", "funcname": "s", "args": [], "maxexectime": -1, "maxretries": 0,
+            "conditions": {"colonyname": "dev", "executortype": executortype}}
+
+
+def setup_schedules(colony, ledger):
+    """Once per test: an every-second cron and a generator firing every GEN_TRIGGER packs."""
+    if ledger.generator:
+        return
+    status, err, _ = colony.server.rpc({"msgtype": "addcronmsg", "cron": {
+        "colonyname": "dev", "name": "chaos-tick", "interval": 1,
+        "workflowspec": json.dumps({"colonyname": "dev", "functionspecs": [scheduled_spec("cron")]})}},
+        colony.user_prv)
+    assert status == 200 and not err
+    status, err, g = colony.server.rpc({"msgtype": "addgeneratormsg", "generator": {
+        "colonyname": "dev", "name": "chaos-batch", "trigger": GEN_TRIGGER, "timeout": -1,
+        "workflowspec": json.dumps({"colonyname": "dev", "functionspecs": [scheduled_spec("gen")]})}},
+        colony.user_prv)
+    assert status == 200 and not err
+    ledger.generator = g["generatorid"]
+
+
+def packer(colony, ledger, stop, rng):
+    n = 0
+    tag = f"{rng.random():.12f}"
+    while not stop.is_set():
+        arg = f"{tag}-{n}"
+        n += 1
+        try:
+            status, err, _ = colony.server.rpc({"msgtype": "packgeneratormsg",
+                                                "generatorid": ledger.generator, "arg": arg},
+                                               colony.user_prv)
+        except Exception:
+            return  # killed: not acknowledged
+        if status != 200 or err:
+            return
+        with ledger.lock:
+            ledger.packed.append(arg)
+            ledger.counts["packs"] += 1
+        time.sleep(0.05)
+
+
+def seconds(rfc3339):
+    head, _, frac = rfc3339.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head + "." + (frac + "000000")[:6]).timestamp()
+
+
+def check_schedules(colony, ledger, label):
+    """Generator: every workflow has exactly GEN_TRIGGER arguments none seen before, and what
+    was acknowledged but not used is still queued. Cron: no two runs less than the interval
+    apart. Checked workflows are removed (acknowledged, so durable) to keep listings short."""
+    rpc = colony.server.rpc
+    prv = colony.user_prv
+    # the queue first: a batch submitted after this read shows up in the listing below
+    _, _, g = rpc({"msgtype": "getgeneratormsg", "generatorid": ledger.generator}, prv)
+    queued = g["queuesize"]
+    for etype in ("gen", "cron"):
+        for _ in range(100):
+            _, _, procs = rpc({"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 100,
+                               "state": WAITING, "executortype": etype}, prv)
+            if not procs:
+                break
+            for p in procs:
+                gid = p["processgraphid"]
+                if etype == "gen":
+                    args = p["spec"]["args"]
+                    if len(args) != GEN_TRIGGER:
+                        ledger.violation(f"{label}: generator workflow with {len(args)} arguments")
+                    for a in args:
+                        if a in ledger.used:
+                            ledger.violation(f"{label}: packed argument {a} used twice")
+                        ledger.used.add(a)
+                    ledger.counts["generator runs"] += 1
+                else:
+                    ledger.cron_runs[gid] = seconds(p["submissiontime"])
+                    ledger.counts["cron runs"] += 1
+                status, err, _ = rpc({"msgtype": "removeprocessgraphmsg", "processgraphid": gid}, prv)
+                assert status == 200 and not err
+    with ledger.lock:
+        lost = set(ledger.packed) - ledger.used
+    if len(lost) > queued:
+        ledger.violation(f"{label}: {len(lost)} acknowledged packs not in any workflow, "
+                         f"but only {queued} queued")
+    times = sorted(ledger.cron_runs.values())
+    close = [b - a for a, b in zip(times, times[1:]) if b - a < 0.95]
+    if close:
+        ledger.violation(f"{label}: cron runs {min(close):.3f} s apart: a tick ran twice")
 
 
 def executor(port, colony, prv, eid, ledger, stop, rng):
@@ -166,6 +270,8 @@ def check(server, colony, ledger, label):
         for sub_pid, got in subscribed:
             if sub_pid == pid and got != log[:len(got)]:
                 ledger.violation(f"{label}: subscriber of {pid} saw {got}, log is {log}")
+    if ledger.generator:
+        check_schedules(colony, ledger, label)
     return states
 
 
@@ -195,7 +301,9 @@ def drain(server, colony, ledger, executors):
 
 
 def start_workload(port, colony, executors, ledger, rng):
-    """Starts a submitter, one worker per executor and a subscriber; returns (stop, threads)."""
+    """Starts a submitter, one worker per executor, a subscriber and a generator packer (the
+    cron and the generator are made at the first start); returns (stop, threads)."""
+    setup_schedules(colony, ledger)
     stop = threading.Event()
     threads = [threading.Thread(target=submitter, args=(port, colony, ledger, stop,
                                                         random.Random(rng.random())))]
@@ -204,6 +312,8 @@ def start_workload(port, colony, executors, ledger, rng):
                 for prv, eid in executors]
     threads.append(threading.Thread(target=subscriber, args=(port, colony, ledger, stop,
                                                              random.Random(rng.random()))))
+    threads.append(threading.Thread(target=packer, args=(colony, ledger, stop,
+                                                         random.Random(rng.random()))))
     [t.start() for t in threads]
     return stop, threads
 
