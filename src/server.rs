@@ -443,10 +443,14 @@ async fn schedule_timer(
     started_at: i64,
 ) {
     use crate::schedules::{self, RunCause};
+    // generators whose submission failed at the last look: logged once, not every second
+    let mut failing: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let now = crate::protocol::time::now_ns();
+        let mut full_batch = false;
         match schedules::due_crons(&state.store, now, CRON_BATCH) {
             Ok(ids) => {
+                full_batch = ids.len() >= CRON_BATCH;
                 for id in ids {
                     let cid = id.clone();
                     let cause = RunCause::Due { missed, started_at };
@@ -482,10 +486,17 @@ async fn schedule_timer(
                             .run(move |txn| schedules::fire(txn, &gid))
                             .await
                         {
-                            Ok(true) => continue,
+                            Ok(true) => {
+                                if failing.remove(&id) {
+                                    tracing::info!(generator = %id, "generator submits again");
+                                }
+                                continue;
+                            }
                             Ok(false) => break,
                             Err(e) => {
-                                tracing::warn!(generator = %id, error = %e, "generator workflow submission failed; retried in a second");
+                                if failing.insert(id.clone()) {
+                                    tracing::warn!(generator = %id, error = %e, "generator workflow submission failed; its arguments stay queued and it is retried every second");
+                                }
                                 break;
                             }
                         }
@@ -495,9 +506,13 @@ async fn schedule_timer(
             Err(e) => tracing::warn!(error = %e, "reading generators failed"),
         }
         let now = crate::protocol::time::now_ns();
-        let wait = schedules::next_cron_run(&state.store).map_or(1_000_000_000, |at| {
-            (at - now).clamp(10_000_000, 1_000_000_000)
-        });
+        // the earliest next run, at most a second away; a due cron still there is waiting for
+        // its previous workflow (looked at again in a second) unless a full batch just ran
+        let wait = match schedules::next_cron_run(&state.store) {
+            _ if full_batch => 10_000_000,
+            Some(at) if at > now => (at - now).clamp(10_000_000, 1_000_000_000),
+            _ => 1_000_000_000,
+        };
         let sleep = smol::Timer::after(Duration::from_nanos(
             u64::try_from(wait).unwrap_or(1_000_000_000),
         ));

@@ -85,6 +85,18 @@ fn submit(
     root_args: Option<&[String]>,
     root_input: &[RawJson],
 ) -> Result<GraphRecord, ApiError> {
+    // upstream resolves the creator again at every run and fails the run if it is gone: a
+    // removed user's or executor's schedules stop with it
+    let is_executor = txn
+        .store
+        .executor_by_id(who.id)?
+        .is_some_and(|e| e.colonyname == colony);
+    if !is_executor && txn.store.user_by_id(colony, who.id)?.is_none() {
+        return Err(ApiError::bad_request(format!(
+            "Could not derive InitiatorName: {} is no longer an executor or user of colony <{colony}>",
+            who.name
+        )));
+    }
     let mut specs = prepare("workflow", colony, spec_text)?;
     if let Some(args) = root_args {
         let args: Vec<RawJson> = args

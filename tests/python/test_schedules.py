@@ -67,12 +67,12 @@ def go_generator(colony, name, spec_list, trigger, timeout=-1):
             "msgtype": "addgeneratormsg"}
 
 
-def graphs(colony):
+def graphs(colony, prv=None):
     """Every process graph of the colony, whatever its state."""
     out = []
     for state in range(5):
         out += ok(colony, {"msgtype": "getprocessgraphsmsg", "colonyname": colony.name,
-                           "count": 100, "state": state}) or []
+                           "count": 100, "state": state}, prv) or []
     return out
 
 
@@ -298,3 +298,17 @@ def test_removing_a_colony_removes_its_crons_generators_and_locations(colony):
     assert ok(colony, {"msgtype": "getlocationsmsg", "colonyname": colony.name}) is None
     st, _ = refused(colony, {"msgtype": "getgeneratormsg", "generatorid": g["generatorid"]})
     assert st == 500
+
+
+def test_schedules_of_a_removed_user_stop_with_it(colony):
+    """Upstream resolves a cron's creator at every run and fails the run once it is gone."""
+    cron = ok(colony, go_cron(colony, "users-cron", [spec_json(colony)], interval=1))
+    wait_for(lambda: len(graphs(colony)) >= 1)
+    colony.client.remove_user(colony.name, "alice", COLONY_PRVKEY)
+    time.sleep(1.2)
+    n = len(graphs(colony, colony.exec_prv))
+    time.sleep(2.5)
+    assert len(graphs(colony, colony.exec_prv)) == n, "a removed user's cron kept running"
+    st, msg = refused(colony, {"msgtype": "runcronmsg", "cronid": cron["cronid"]}, colony.exec_prv)
+    assert st == 400 and "no longer" in msg
+    assert "cron run failed" in colony.server.log()
