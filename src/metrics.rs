@@ -48,6 +48,14 @@ pub struct Counters {
     pub appends: AtomicU64,
     /// Channel payload bytes appended.
     pub append_bytes: AtomicU64,
+    /// Workflows submitted by crons (on their schedule; `runcronmsg` not counted).
+    pub cron_runs: AtomicU64,
+    /// Workflows submitted by generators.
+    pub generator_runs: AtomicU64,
+    /// Processes, workflows and log lines removed by retention.
+    pub retention_purged: AtomicU64,
+    /// Executors unregistered as stale.
+    pub stale_executors: AtomicU64,
 }
 
 /// Histogram bucket bounds in seconds.
@@ -257,6 +265,30 @@ pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
         "counter",
         c.assign_rollbacks.load(Ordering::Relaxed),
     );
+    for (name, help, v) in [
+        (
+            "colonyd_cron_runs_total",
+            "workflows submitted by crons on their schedule",
+            &c.cron_runs,
+        ),
+        (
+            "colonyd_generator_runs_total",
+            "workflows submitted by generators",
+            &c.generator_runs,
+        ),
+        (
+            "colonyd_retention_purged_total",
+            "processes, workflows and log lines removed by retention",
+            &c.retention_purged,
+        ),
+        (
+            "colonyd_stale_executors_total",
+            "executors unregistered because they were not heard from",
+            &c.stale_executors,
+        ),
+    ] {
+        gauge(&mut out, name, help, "counter", v.load(Ordering::Relaxed));
+    }
     let _ = writeln!(
         out,
         "# HELP colonyd_processes processes by colony and state\n# TYPE colonyd_processes gauge"

@@ -430,6 +430,10 @@ async fn channel_maintenance(state: Arc<ServerState>) {
     }
 }
 
+fn counter(c: &std::sync::atomic::AtomicU64, n: u64) {
+    c.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Most crons run per look (more wait for the next one, a moment later).
 const CRON_BATCH: usize = 64;
 /// Most workflows one generator submits per look.
@@ -460,7 +464,8 @@ async fn schedule_timer(
                         .await
                     {
                         Ok(Some(c)) => {
-                            tracing::debug!(cron = %c.name, colony = %c.colonyname, "cron ran")
+                            counter(&state.events.counters.cron_runs, 1);
+                            tracing::debug!(cron = %c.name, colony = %c.colonyname, "cron ran");
                         }
                         Ok(None) => {}
                         Err(e) => {
@@ -487,6 +492,7 @@ async fn schedule_timer(
                             .await
                         {
                             Ok(true) => {
+                                counter(&state.events.counters.generator_runs, 1);
                                 if failing.remove(&id) {
                                     tracing::info!(generator = %id, "generator submits again");
                                 }
@@ -548,12 +554,16 @@ async fn housekeeping(state: Arc<ServerState>, policy: crate::housekeeping::Poli
             match hk::stale_executors(&state.store, cutoff, &busy) {
                 Ok(found) => {
                     for e in found {
-                        if let Err(err) = state
+                        match state
                             .writer
                             .run(move |txn| hk::unregister_if_stale(txn, &e, cutoff))
                             .await
                         {
-                            tracing::warn!(error = %err, "unregistering a stale executor failed");
+                            Ok(true) => counter(&state.events.counters.stale_executors, 1),
+                            Ok(false) => {}
+                            Err(err) => {
+                                tracing::warn!(error = %err, "unregistering a stale executor failed")
+                            }
                         }
                     }
                 }
@@ -582,6 +592,10 @@ async fn housekeeping(state: Arc<ServerState>, policy: crate::housekeeping::Poli
                             total.processes += p.processes;
                             total.graphs += p.graphs;
                             total.logs += p.logs;
+                            counter(
+                                &state.events.counters.retention_purged,
+                                (p.processes + p.graphs + p.logs) as u64,
+                            );
                             cursor = next;
                             if cursor.is_none() {
                                 break;

@@ -1,8 +1,10 @@
 """Housekeeping (issue 14): retention (`COLONIES_RETENTION` / `COLONIES_RETENTION_POLICY`) and
 stale executors (`COLONIES_STALE_EXECUTOR_DURATION`), set through upstream's environment
 variables, against a real colonyd with unmodified pycolonies."""
+import re
 import threading
 import time
+import urllib.request
 
 import pytest
 from pycolonies import func_spec
@@ -26,10 +28,17 @@ def wait_for(cond, timeout=20, step=0.2):
 
 @pytest.fixture
 def retaining(tmp_path):
-    s = Colonyd(tmp_path, extra_args=["--retention-interval", "1"],
+    s = Colonyd(tmp_path, extra_args=["--retention-interval", "1", "--metrics-listen", "127.0.0.1:0"],
                 env={"COLONIES_RETENTION": "true", "COLONIES_RETENTION_POLICY": "2"}).start()
     yield s
     s.kill()
+
+
+def metric(server, name):
+    url = re.search(r"metrics on (http://\S+)", server.log()).group(1)
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    m = re.search(rf"^{name} (\d+)", text, re.M)
+    return int(m.group(1)) if m else None
 
 
 def exists(colony, pid):
@@ -58,6 +67,7 @@ def test_retention_purges_old_successful_work_and_logs_only(retaining):
     stats = c.stats("dev", colony.user_prv)
     assert stats["successfulprocesses"] == 0 and stats["failedprocesses"] == 1
     assert "retention purged old work" in retaining.log()
+    assert metric(retaining, "colonyd_retention_purged_total") >= 2  # the process and its log
 
 
 def test_retention_is_off_by_default(server):
@@ -72,7 +82,7 @@ def test_retention_is_off_by_default(server):
 
 @pytest.fixture
 def reaping(tmp_path):
-    s = Colonyd(tmp_path, extra_args=["--cleanup-interval", "1"],
+    s = Colonyd(tmp_path, extra_args=["--cleanup-interval", "1", "--metrics-listen", "127.0.0.1:0"],
                 env={"COLONIES_STALE_EXECUTOR_DURATION": "2"}).start()
     yield s
     s.kill()
@@ -98,6 +108,7 @@ def test_silent_executor_is_unregistered_and_its_work_requeued(reaping):
     # an executor never heard from is left alone (as upstream)
     assert executor_state(colony, "never-polled") == 1
     assert "unregistering stale executor" in reaping.log()
+    assert metric(reaping, "colonyd_stale_executors_total") == 1
     # another executor gets the process
     prv2, _ = colony.add_executor("worker-2")
     assert c.assign("dev", 5, prv2).processid == p.processid
