@@ -19,6 +19,7 @@ mod auth;
 mod channels;
 mod cli;
 mod client;
+mod colonyfs;
 mod config;
 mod crypto;
 mod embedded;

@@ -96,6 +96,7 @@ pub async fn remove(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiE
                 txn.remove(&logs, k);
             }
             crate::schedules::remove_colony(txn, &name)?;
+            crate::colonyfs::remove_colony(txn, &name)?;
             for k in store.keys(&reg, &keys::location(&name, None), usize::MAX)? {
                 txn.remove(&reg, k);
             }

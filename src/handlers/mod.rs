@@ -8,6 +8,7 @@
 pub mod channels;
 mod colonies;
 mod executors;
+mod files;
 mod functions;
 mod locations;
 mod logs;
@@ -232,6 +233,16 @@ async fn route(ctx: &mut Ctx<'_>, request: Request) -> Result<Vec<u8>, ApiError>
         R::GetLocations(m) => locations::list(ctx, m),
         R::RemoveLocation(m) => locations::remove(ctx, m).await,
         R::GetCluster(m) => server::cluster(ctx, m),
+        R::AddFile(m) => files::add(ctx, m).await,
+        R::GetFile(m) => files::get(ctx, m),
+        R::GetFiles(m) => files::list(ctx, m),
+        R::GetFileLabels(m) => files::labels(ctx, m),
+        R::RemoveFile(m) => files::remove(ctx, m).await,
+        R::CreateSnapshot(m) => files::create_snapshot(ctx, m).await,
+        R::GetSnapshot(m) => files::get_snapshot(ctx, m),
+        R::GetSnapshots(m) => files::snapshots(ctx, m),
+        R::RemoveSnapshot(m) => files::remove_snapshot(ctx, m).await,
+        R::RemoveAllSnapshots(m) => files::remove_all_snapshots(ctx, m).await,
         R::Version(m) => server::version(ctx, m),
         R::GetServerInfo(m) => server::info(ctx, m),
         R::ChangeServerId(m) => server::change_server_id(ctx, m).await,

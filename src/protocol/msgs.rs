@@ -6,7 +6,7 @@
 
 use super::json::{lenient, RawJson};
 use super::types::{
-    Attribute, Colony, Cron, Executor, Function, FunctionSpec, Generator, Location, User,
+    Attribute, Colony, Cron, Executor, File, Function, FunctionSpec, Generator, Location, User,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -136,6 +136,21 @@ messages! {
     AddLocationMsg { location: Option<Location> }
     /// `getlocationmsg`, `removelocationmsg`.
     LocationNameMsg { colonyname: String, name: String }
+    /// `addfilemsg`.
+    AddFileMsg { file: Option<File> }
+    /// `getfilemsg`: by `fileid`, or by `label` and `name` (every revision, or the newest).
+    GetFileMsg { colonyname: String, fileid: String, label: String, name: String, latest: bool }
+    /// `getfilesmsg`.
+    GetFilesMsg { colonyname: String, label: String }
+    /// `getfilelabelsmsg`: every label, or those under `name` (a prefix, or with `exact` the
+    /// label itself and its sub-labels).
+    GetFileLabelsMsg { colonyname: String, name: String, exact: bool }
+    /// `removefilemsg`: by `fileid`, or every revision of `label` and `name`.
+    RemoveFileMsg { colonyname: String, fileid: String, label: String, name: String }
+    /// `createsnapshotmsg`.
+    CreateSnapshotMsg { colonyname: String, label: String, name: String }
+    /// `getsnapshotmsg`, `removesnapshotmsg`: by `snapshotid`, else by `name`.
+    SnapshotMsg { colonyname: String, snapshotid: String, name: String }
 }
 
 /// A workflow as submitted: the colony and its function specs.

@@ -257,6 +257,27 @@ requests! {
     GetLocations = "getlocationsmsg", ColonyNameMsg, Api, AnyMember;
     /// Removes a location.
     RemoveLocation = "removelocationmsg", LocationNameMsg, Api, ColonyOwner;
+    // ColonyFS
+    /// Registers a file revision (metadata; the bytes are in S3).
+    AddFile = "addfilemsg", AddFileMsg, Api, Member;
+    /// A file by ID, or the revisions of a label and name.
+    GetFile = "getfilemsg", GetFileMsg, Api, Member;
+    /// The newest revision of every file under a label.
+    GetFiles = "getfilesmsg", GetFilesMsg, Api, Member;
+    /// File labels with their revision counts.
+    GetFileLabels = "getfilelabelsmsg", GetFileLabelsMsg, Api, Member;
+    /// Removes a file revision, or every revision of a label and name.
+    RemoveFile = "removefilemsg", RemoveFileMsg, Api, Member;
+    /// Freezes the newest revisions under a label as a named snapshot.
+    CreateSnapshot = "createsnapshotmsg", CreateSnapshotMsg, Api, Member;
+    /// One snapshot, by ID or name.
+    GetSnapshot = "getsnapshotmsg", SnapshotMsg, Api, Member;
+    /// A colony's snapshots, newest first.
+    GetSnapshots = "getsnapshotsmsg", ColonyNameMsg, Api, Member;
+    /// Removes a snapshot (its files stay).
+    RemoveSnapshot = "removesnapshotmsg", SnapshotMsg, Api, Member;
+    /// Removes every snapshot of a colony.
+    RemoveAllSnapshots = "removeallsnapshotmsg", ColonyNameMsg, Api, Member;
     // server
     /// The cluster (this one node).
     GetCluster = "getclustermsg", EmptyMsg, Api, ServerOwner;

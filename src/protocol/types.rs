@@ -419,6 +419,99 @@ pub struct Cluster {
     pub leader: ClusterNode,
 }
 
+/// Where a file's bytes are in an S3-compatible store (upstream `pkg/core/file.go`). The
+/// credentials are kept as sent and returned only to members of the colony.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct S3Object {
+    #[serde(deserialize_with = "lenient")]
+    pub server: String,
+    #[serde(deserialize_with = "lenient")]
+    pub port: i64,
+    #[serde(deserialize_with = "lenient")]
+    pub tls: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub accesskey: String,
+    #[serde(deserialize_with = "lenient")]
+    pub secretkey: String,
+    #[serde(deserialize_with = "lenient")]
+    pub region: String,
+    #[serde(deserialize_with = "lenient")]
+    pub encryptionkey: String,
+    #[serde(deserialize_with = "lenient")]
+    pub encryptionalg: String,
+    #[serde(deserialize_with = "lenient")]
+    pub object: String,
+    #[serde(deserialize_with = "lenient")]
+    pub bucket: String,
+}
+
+/// A file's storage reference (`ref`); the protocol is always `s3` on the way out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct FileRef {
+    #[serde(deserialize_with = "lenient")]
+    pub protocol: String,
+    #[serde(deserialize_with = "lenient")]
+    pub s3object: S3Object,
+}
+
+/// One revision of a ColonyFS file (upstream `pkg/core/file.go`): metadata only, the bytes are
+/// in S3. The same colony, label and name added again is a new revision.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct File {
+    #[serde(deserialize_with = "lenient")]
+    pub fileid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient")]
+    pub label: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub size: i64,
+    #[serde(deserialize_with = "lenient")]
+    pub sequencenr: i64,
+    #[serde(deserialize_with = "lenient")]
+    pub checksum: String,
+    #[serde(deserialize_with = "lenient")]
+    pub checksumalg: String,
+    #[serde(rename = "ref", deserialize_with = "lenient")]
+    pub reference: FileRef,
+    #[serde(deserialize_with = "lenient")]
+    pub added: Timestamp,
+}
+
+/// `getfilesmsg`'s element: the newest revision of each name under a label.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FileData {
+    pub name: String,
+    pub checksum: String,
+    pub size: i64,
+    pub s3filename: String,
+}
+
+/// `getfilelabelsmsg`'s element: a label and how many file revisions carry it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FileLabel {
+    pub name: String,
+    pub files: i64,
+}
+
+/// A named, frozen set of file revisions under a label (upstream `pkg/core/snapshot.go`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Snapshot {
+    pub snapshotid: String,
+    pub colonyname: String,
+    pub label: String,
+    pub name: String,
+    /// `null` on the wire when empty, as upstream.
+    pub fileids: Option<Vec<String>>,
+    pub added: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

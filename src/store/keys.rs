@@ -20,6 +20,11 @@
 //! | `registry` | `R‖colony\0cron-name` | cron ID (names are unique per colony; listings in name order) |
 //! | `registry` | `N‖colony\0generator-name` | generator ID (same) |
 //! | `registry` | `A‖generator-id‖u64be(seq)` | one packed argument (UTF-8), first in, first out |
+//! | `registry` | `x‖file-id` | [`File`](crate::protocol::types::File): one ColonyFS file revision |
+//! | `registry` | `X‖colony\0label\0name\0‖u64be(seq)` | file-id: revisions in sequence order, grouped by label and name |
+//! | `registry` | `y‖snapshot-id` | [`Snapshot`](crate::protocol::types::Snapshot) |
+//! | `registry` | `Y‖colony\0snapshot-name` | snapshot-id |
+//! | `meta` | `file-seq` | u64be: the last file sequence number (server-wide) |
 //! | `processes` | `p‖process-id` | [`Process`](crate::protocol::types::Process) |
 //! | `processes` | `r‖cron-id` | [`Cron`](crate::protocol::types::Cron) (`checkerperiod` 0) |
 //! | `processes` | `G‖generator-id` | generator record: the [`Generator`](crate::protocol::types::Generator) and its argument queue's head and tail sequence numbers |
@@ -234,6 +239,40 @@ pub fn generator_name(colony: &str, name: Option<&str>) -> Vec<u8> {
 /// `A‖generator-id‖u64be(seq)`
 pub fn generator_arg(id: &str, seq: u64) -> Vec<u8> {
     cat(&[b"A", id.as_bytes(), &seq.to_be_bytes()])
+}
+
+/// `x‖id`
+pub fn file(id: &str) -> Vec<u8> {
+    cat(&[b"x", id.as_bytes()])
+}
+/// `X‖colony\0label\0` (the names of a label) or `X‖colony\0label\0name\0` (the
+/// revisions of a name)
+pub fn file_revisions(colony: &str, label: &str, name: Option<&str>) -> Vec<u8> {
+    let mut k = cat(&[b"X", colony.as_bytes(), b"\0", label.as_bytes(), b"\0"]);
+    if let Some(n) = name {
+        k.extend_from_slice(n.as_bytes());
+        k.push(0);
+    }
+    k
+}
+/// `X‖colony\0label\0name\0‖u64be(seq)`
+pub fn file_revision(colony: &str, label: &str, name: &str, seq: u64) -> Vec<u8> {
+    let mut k = file_revisions(colony, label, Some(name));
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+/// `y‖id`
+pub fn snapshot(id: &str) -> Vec<u8> {
+    cat(&[b"y", id.as_bytes()])
+}
+/// `Y‖colony\0` or `Y‖colony\0name`
+pub fn snapshot_name(colony: &str, name: Option<&str>) -> Vec<u8> {
+    cat(&[
+        b"Y",
+        colony.as_bytes(),
+        b"\0",
+        name.unwrap_or("").as_bytes(),
+    ])
 }
 
 fn state_byte(st: i32) -> u8 {
