@@ -112,6 +112,23 @@ API = [
     ("user", "getlocationsmsg", {"colonyname": "dev"}),
     ("colony", "removelocationmsg", {"colonyname": "dev", "name": "lab"}),
     ("server", "getclustermsg", {}),
+    ("executor", "addfilemsg", {"file": {"fileid": None, "colonyname": "dev", "label": "/data", "name": "a.csv",
+                                         "size": 12, "sequencenr": 1, "checksum": "ab", "checksumalg": "SHA256",
+                                         "ref": {"protocol": "s3", "s3object": {
+                                             "server": "127.0.0.1", "port": 9000, "tls": False,
+                                             "accesskey": "k", "secretkey": "s", "region": "",
+                                             "encryptionkey": "", "encryptionalg": "", "object": "o",
+                                             "bucket": "b"}}, "added": None}}),
+    ("user", "getfilemsg", {"colonyname": "dev", "fileid": None, "label": "/data", "name": "a.csv", "latest": True}),
+    ("user", "getfilemsg", {"colonyname": "dev", "fileid": P, "label": "", "name": "", "latest": False}),
+    ("user", "getfilesmsg", {"colonyname": "dev", "label": "/data"}),
+    ("user", "getfilelabelsmsg", {"colonyname": "dev", "name": "/d", "exact": True}),
+    ("user", "removefilemsg", {"colonyname": "dev", "fileid": "", "label": "/data", "name": "a.csv"}),
+    ("user", "createsnapshotmsg", {"colonyname": "dev", "label": "/data/", "name": "s1"}),
+    ("user", "getsnapshotmsg", {"colonyname": "dev", "snapshotid": "", "name": "s1"}),
+    ("user", "getsnapshotsmsg", {"colonyname": "dev"}),
+    ("user", "removesnapshotmsg", {"colonyname": "dev", "snapshotid": P, "name": ""}),
+    ("user", "removeallsnapshotmsg", {"colonyname": "dev"}),
 ]
 
 
@@ -163,4 +180,6 @@ write("store_records", bytes([3, 1]) + bytes(200))
 write("store_records", bytes([11, 1]) + bytes(120))
 write("store_records", bytes([12, 1]) + bytes(80))
 write("store_records", bytes([13, 1]) + b"\x00\x03lab\x03dev\x00" + bytes(16))
+write("store_records", bytes([14, 1]) + bytes(60))
+write("store_records", bytes([15, 1]) + b"\x01s\x03dev\x02/d\x02s1\x01\x01\x01a" + bytes(8))
 write("store_records", bytes([10]) + b"n" + b"\x00" * 8 + b"c" * 64)

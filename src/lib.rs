@@ -66,8 +66,8 @@ pub mod internals {
     pub use crate::fanout::ring::{Read, Ring};
     pub use crate::lifecycle::submit;
     pub use crate::protocol::types::{
-        Attribute, Colony, Cron, Executor, Function, FunctionSpec, Generator, Location, Log,
-        Process, User,
+        Attribute, Colony, Cron, Executor, File, Function, FunctionSpec, Generator, Location, Log,
+        Process, Snapshot, User,
     };
     pub use crate::protocol::RequestEnvelope;
     pub use crate::scheduler::{select, Offer};

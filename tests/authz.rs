@@ -303,6 +303,17 @@ fn fixture(c: &mut Client, n: usize) -> Fixture {
             "name":"here","description":"","long":0.0,"lat":0.0}}),
         co,
     );
+    ok(
+        c,
+        json!({"msgtype":"addfilemsg","file":{"colonyname":a,"label":"/m","name":"f","size":1,
+            "ref":{"protocol":"s3","s3object":{"object":"o","bucket":"b"}}}}),
+        sub,
+    );
+    ok(
+        c,
+        json!({"msgtype":"createsnapshotmsg","colonyname":a,"label":"/m","name":"snap"}),
+        sub,
+    );
     Fixture {
         cron,
         generator,
@@ -751,6 +762,61 @@ fn matrix() -> Vec<Row> {
             &[ColonyOwner],
         ),
         api("getclustermsg", |_| json!({}), &[ServerOwner]),
+        // ColonyFS
+        api(
+            "addfilemsg",
+            |f| {
+                json!({"file":{"colonyname":f.colony,"label":"/m","name":"new","size":1,
+                "ref":{"protocol":"s3","s3object":{"server":"s3","port":9000,"accesskey":"k",
+                "secretkey":"s","object":"o","bucket":"b"}}}})
+            },
+            MEMBERS,
+        ),
+        api(
+            "getfilemsg",
+            |f| json!({"colonyname":f.colony,"fileid":"","label":"/m","name":"f","latest":true}),
+            MEMBERS,
+        ),
+        api(
+            "getfilesmsg",
+            |f| json!({"colonyname":f.colony,"label":"/m"}),
+            MEMBERS,
+        ),
+        api(
+            "getfilelabelsmsg",
+            |f| json!({"colonyname":f.colony,"name":"","exact":false}),
+            MEMBERS,
+        ),
+        api(
+            "removefilemsg",
+            |f| json!({"colonyname":f.colony,"fileid":"","label":"/m","name":"f"}),
+            MEMBERS,
+        ),
+        api(
+            "createsnapshotmsg",
+            |f| json!({"colonyname":f.colony,"label":"/m","name":format!("s{}", f.n)}),
+            MEMBERS,
+        ),
+        api(
+            "getsnapshotmsg",
+            |f| json!({"colonyname":f.colony,"snapshotid":"","name":"snap"}),
+            MEMBERS,
+        ),
+        api(
+            "getsnapshotsmsg",
+            |f| json!({"colonyname":f.colony}),
+            MEMBERS,
+        ),
+        api(
+            "removesnapshotmsg",
+            |f| json!({"colonyname":f.colony,"snapshotid":"","name":"snap"}),
+            MEMBERS,
+        ),
+        api(
+            "removeallsnapshotmsg",
+            |f| json!({"colonyname":f.colony}),
+            MEMBERS,
+        ),
         // /pubsub
         Row {
             via: Via::PubSub,

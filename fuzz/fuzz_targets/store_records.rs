@@ -6,7 +6,7 @@
 use colonyd::internals::{ChannelMeta, Entry};
 use colonyd::internals::{Attribute, Colony, Executor, Function, Log, Process, User};
 use colonyd::internals::{decode, encode, keys};
-use colonyd::internals::{Cron, GeneratorRecord, GraphRecord, Location};
+use colonyd::internals::{Cron, File, GeneratorRecord, GraphRecord, Location, Snapshot};
 use libfuzzer_sys::fuzz_target;
 
 fn roundtrip<T>(bytes: &[u8])
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
-    match which % 15 {
+    match which % 17 {
         0 => roundtrip::<Colony>(rest),
         1 => roundtrip::<Executor>(rest),
         2 => roundtrip::<User>(rest),
@@ -38,6 +38,8 @@ fuzz_target!(|data: &[u8]| {
         11 => roundtrip::<Cron>(rest),
         12 => roundtrip::<GeneratorRecord>(rest),
         13 => roundtrip::<Location>(rest),
+        14 => roundtrip::<File>(rest),
+        15 => roundtrip::<Snapshot>(rest),
         10 => {
             let _ = keys::parse_cron_run(rest);
             let _ = keys::parse_deadline(rest);
