@@ -74,6 +74,22 @@ pub fn member(
     )))
 }
 
+/// Signer must be a user or an approved executor of `colony`, or its owner (blueprints, as
+/// upstream's "membership, else ownership"). Returns the member, None for the owner.
+pub fn member_or_owner(
+    store: &Store,
+    colony: &str,
+    signer: &str,
+) -> Result<Option<Member>, ApiError> {
+    match member(store, colony, signer, true) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) => match store.colony(colony)? {
+            Some(c) if c.colonyid == signer => Ok(None),
+            _ => Err(e),
+        },
+    }
+}
+
 /// Signer must be an approved executor of `colony` (assign, function registry).
 pub fn approved_executor(store: &Store, colony: &str, signer: &str) -> Result<Executor, ApiError> {
     match member(store, colony, signer, true)? {

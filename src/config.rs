@@ -52,6 +52,8 @@ pub struct Config {
     pub cron_missed: crate::schedules::Missed,
     /// Most packed arguments one generator holds (`--generator-max-args`).
     pub generator_max_args: u64,
+    /// History entries kept per blueprint (`--blueprint-history`).
+    pub blueprint_history: usize,
 }
 
 /// One documented option.
@@ -103,6 +105,7 @@ const OPTS: &[Opt] = &[
     Opt { flag: "--cleanup-interval", env: "COLONIES_CLEANUP_INTERVAL", value: "SECS", help: "how often stale executors are looked for. Default 60" },
     Opt { flag: "--cron-missed", env: "COLONYD_CRON_MISSED", value: "run-once|skip", help: "a cron tick that fell while the server was down: run-once (default, as upstream) runs it once at startup, then the schedule continues from then; skip drops it" },
     Opt { flag: "--generator-max-args", env: "", value: "N", help: "most packed arguments a generator holds before packgeneratormsg gets 507. Default 100000" },
+    Opt { flag: "--blueprint-history", env: "", value: "N", help: "changes kept per blueprint in getblueprinthistorymsg; older ones are dropped. Default 100 (upstream keeps every one)" },
     Opt { flag: "--threads", env: "COLONYD_THREADS", value: "N", help: "request-handling threads. Default: number of CPUs" },
 ];
 
@@ -365,6 +368,9 @@ impl Config {
                 }
             },
             generator_max_args: num("--generator-max-args", 100_000)?,
+            blueprint_history: usize::try_from(num("--blueprint-history", 100)?)
+                .unwrap_or(usize::MAX)
+                .max(1),
             pubsub: {
                 let p = crate::pubsub::PubsubConfig::default();
                 crate::pubsub::PubsubConfig {

@@ -16,6 +16,7 @@
 // Every module is private: the layer rule (ARCHITECTURE.md, checked by .ci/layers.py) decides
 // who may use what inside the crate, and the compiler reports code nothing uses.
 mod auth;
+mod blueprints;
 mod channels;
 mod cli;
 mod client;

@@ -150,6 +150,7 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
         max_long_polls: cfg.max_long_polls,
         max_long_polls_per_executor: cfg.max_long_polls_per_executor,
         generator_max_args: cfg.generator_max_args,
+        blueprint_history: cfg.blueprint_history,
     };
     let state = Arc::new(ServerState::new(
         store.clone(),

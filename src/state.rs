@@ -20,6 +20,8 @@ pub struct Limits {
     pub max_long_polls_per_executor: usize,
     /// Most packed arguments one generator holds (507 above).
     pub generator_max_args: u64,
+    /// History entries kept per blueprint (the oldest go).
+    pub blueprint_history: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +32,7 @@ impl Default for Limits {
             max_long_polls: 512,
             max_long_polls_per_executor: 8,
             generator_max_args: 100_000,
+            blueprint_history: 100,
         }
     }
 }

@@ -97,6 +97,7 @@ pub async fn remove(ctx: &mut Ctx<'_>, m: ColonyNameMsg) -> Result<Vec<u8>, ApiE
             }
             crate::schedules::remove_colony(txn, &name)?;
             crate::colonyfs::remove_colony(txn, &name)?;
+            crate::blueprints::remove_colony(txn, &name)?;
             for k in store.keys(&reg, &keys::location(&name, None), usize::MAX)? {
                 txn.remove(&reg, k);
             }

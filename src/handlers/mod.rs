@@ -5,6 +5,7 @@
 //! `getserverinfomsg`, signature recovery (403), payload type lookup (403), base64 and JSON
 //! (400), `msgtype` check (400), then the handler.
 
+mod blueprints;
 pub mod channels;
 mod colonies;
 mod executors;
@@ -233,6 +234,18 @@ async fn route(ctx: &mut Ctx<'_>, request: Request) -> Result<Vec<u8>, ApiError>
         R::GetLocations(m) => locations::list(ctx, m),
         R::RemoveLocation(m) => locations::remove(ctx, m).await,
         R::GetCluster(m) => server::cluster(ctx, m),
+        R::AddBlueprintDefinition(m) => blueprints::add_definition(ctx, m).await,
+        R::GetBlueprintDefinition(m) => blueprints::get_definition(ctx, m),
+        R::GetBlueprintDefinitions(m) => blueprints::get_definitions(ctx, m),
+        R::RemoveBlueprintDefinition(m) => blueprints::remove_definition(ctx, m).await,
+        R::AddBlueprint(m) => blueprints::add(ctx, m).await,
+        R::GetBlueprint(m) => blueprints::get(ctx, m),
+        R::GetBlueprints(m) => blueprints::list(ctx, m),
+        R::UpdateBlueprint(m) => blueprints::update(ctx, m).await,
+        R::RemoveBlueprint(m) => blueprints::remove(ctx, m).await,
+        R::GetBlueprintHistory(m) => blueprints::history(ctx, m),
+        R::UpdateBlueprintStatus(m) => blueprints::set_status(ctx, m).await,
+        R::ReconcileBlueprint(m) => blueprints::reconcile(ctx, m).await,
         R::AddFile(m) => files::add(ctx, m).await,
         R::GetFile(m) => files::get(ctx, m),
         R::GetFiles(m) => files::list(ctx, m),

@@ -6,7 +6,8 @@
 
 use super::json::{lenient, RawJson};
 use super::types::{
-    Attribute, Colony, Cron, Executor, File, Function, FunctionSpec, Generator, Location, User,
+    Attribute, Blueprint, BlueprintDefinition, Colony, Cron, Executor, File, Function,
+    FunctionSpec, Generator, Location, User,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -151,6 +152,25 @@ messages! {
     CreateSnapshotMsg { colonyname: String, label: String, name: String }
     /// `getsnapshotmsg`, `removesnapshotmsg`: by `snapshotid`, else by `name`.
     SnapshotMsg { colonyname: String, snapshotid: String, name: String }
+    /// `addblueprintdefinitionmsg`.
+    AddBlueprintDefinitionMsg { blueprintdefinition: Option<BlueprintDefinition> }
+    /// `getblueprintdefinitionmsg` (by `colonyname`, as upstream).
+    BlueprintDefinitionMsg { colonyname: String, name: String }
+    /// `removeblueprintdefinitionmsg`, `getblueprintmsg`, `removeblueprintmsg` (by `namespace`, as
+    /// upstream).
+    NamespaceNameMsg { namespace: String, name: String }
+    /// `addblueprintmsg`.
+    AddBlueprintMsg { blueprint: Option<Blueprint> }
+    /// `getblueprintsmsg`: optionally one kind, and with a kind one location.
+    GetBlueprintsMsg { namespace: String, kind: String, locationname: String }
+    /// `updateblueprintmsg`.
+    UpdateBlueprintMsg { blueprint: Option<Blueprint>, forcegeneration: bool }
+    /// `getblueprinthistorymsg`: newest first, at most `limit` (all when 0).
+    BlueprintHistoryMsg { blueprintid: String, limit: i64 }
+    /// `updateblueprintstatusmsg`.
+    BlueprintStatusMsg { colonyname: String, blueprintname: String, status: Option<RawJson> }
+    /// `reconcileblueprintmsg`.
+    ReconcileBlueprintMsg { namespace: String, name: String, force: bool }
 }
 
 /// A workflow as submitted: the colony and its function specs.

@@ -38,6 +38,8 @@ pub enum Access {
     Member,
     /// A user or an executor of the colony in any state (approval not required).
     AnyMember,
+    /// A user or an approved executor of the colony, or its owner.
+    MemberOrOwner,
     /// An approved executor of the colony.
     Executor,
     /// The approved executor the message (or the function it names) belongs to, itself.
@@ -278,6 +280,31 @@ requests! {
     RemoveSnapshot = "removesnapshotmsg", SnapshotMsg, Api, Member;
     /// Removes every snapshot of a colony.
     RemoveAllSnapshots = "removeallsnapshotmsg", ColonyNameMsg, Api, Member;
+    // blueprints
+    /// Adds a blueprint definition (a kind, its schema and reconciler).
+    AddBlueprintDefinition = "addblueprintdefinitionmsg", AddBlueprintDefinitionMsg, Api, ColonyOwner;
+    /// One blueprint definition.
+    GetBlueprintDefinition = "getblueprintdefinitionmsg", BlueprintDefinitionMsg, Api, MemberOrOwner;
+    /// A colony's blueprint definitions.
+    GetBlueprintDefinitions = "getblueprintdefinitionsmsg", ColonyNameMsg, Api, MemberOrOwner;
+    /// Removes a blueprint definition without blueprints.
+    RemoveBlueprintDefinition = "removeblueprintdefinitionmsg", NamespaceNameMsg, Api, ColonyOwner;
+    /// Adds a blueprint (and its reconcile cron, location and first reconcile).
+    AddBlueprint = "addblueprintmsg", AddBlueprintMsg, Api, MemberOrOwner;
+    /// One blueprint.
+    GetBlueprint = "getblueprintmsg", NamespaceNameMsg, Api, MemberOrOwner;
+    /// A colony's blueprints, by kind and location.
+    GetBlueprints = "getblueprintsmsg", GetBlueprintsMsg, Api, MemberOrOwner;
+    /// Updates a blueprint (a new generation when its spec changes).
+    UpdateBlueprint = "updateblueprintmsg", UpdateBlueprintMsg, Api, MemberOrOwner;
+    /// Removes a blueprint (and submits its cleanup).
+    RemoveBlueprint = "removeblueprintmsg", NamespaceNameMsg, Api, MemberOrOwner;
+    /// A blueprint's recorded changes.
+    GetBlueprintHistory = "getblueprinthistorymsg", BlueprintHistoryMsg, Api, MemberOrOwner;
+    /// Sets a blueprint's status (the reconciler).
+    UpdateBlueprintStatus = "updateblueprintstatusmsg", BlueprintStatusMsg, Api, Member;
+    /// Submits a reconcile of a blueprint now.
+    ReconcileBlueprint = "reconcileblueprintmsg", ReconcileBlueprintMsg, Api, Member;
     // server
     /// The cluster (this one node).
     GetCluster = "getclustermsg", EmptyMsg, Api, ServerOwner;

@@ -512,6 +512,192 @@ pub struct Snapshot {
     pub added: Timestamp,
 }
 
+/// Blueprint and definition metadata (upstream `BlueprintMetadata`). JSON only (stored as
+/// JSON text): empty optional keys are left out as upstream's `omitempty`; the three times are
+/// always present and only ever what the client sent (upstream never sets them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlueprintMetadata {
+    #[serde(deserialize_with = "lenient")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient")]
+    pub colonyname: String,
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "String::is_empty")]
+    pub locationname: String,
+    #[serde(
+        deserialize_with = "lenient",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub labels: BTreeMap<String, String>,
+    #[serde(
+        deserialize_with = "lenient",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(deserialize_with = "lenient", skip_serializing_if = "is_zero")]
+    pub generation: i64,
+    #[serde(
+        rename = "createdAt",
+        alias = "createdat",
+        deserialize_with = "lenient"
+    )]
+    pub created_at: Timestamp,
+    #[serde(
+        rename = "updatedAt",
+        alias = "updatedat",
+        deserialize_with = "lenient"
+    )]
+    pub updated_at: Timestamp,
+    #[serde(
+        rename = "lastReconciliationProcess",
+        alias = "lastreconciliationprocess",
+        deserialize_with = "lenient",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub last_reconciliation_process: String,
+    #[serde(
+        rename = "lastReconciliationTime",
+        alias = "lastreconciliationtime",
+        deserialize_with = "lenient"
+    )]
+    pub last_reconciliation_time: Timestamp,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
+/// A blueprint: declarative desired state of a kind (upstream `Blueprint`). `spec` goes out
+/// as `{}` when absent (the `colonyos` crate cannot read `null`); `status` is left out when
+/// empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Blueprint {
+    #[serde(deserialize_with = "lenient")]
+    pub blueprintid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub kind: String,
+    #[serde(deserialize_with = "lenient")]
+    pub metadata: BlueprintMetadata,
+    #[serde(serialize_with = "object_or_empty")]
+    pub spec: serde_json::Value,
+    #[serde(skip_serializing_if = "is_empty_json")]
+    pub status: serde_json::Value,
+}
+
+fn object_or_empty<S: serde::Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_null() {
+        serde_json::Map::new().serialize(s)
+    } else {
+        v.serialize(s)
+    }
+}
+
+fn is_empty_json(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Object(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+/// Names of a blueprint kind (upstream `Names`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlueprintNames {
+    #[serde(deserialize_with = "lenient")]
+    pub kind: String,
+    #[serde(rename = "listKind", alias = "listkind", deserialize_with = "lenient")]
+    pub list_kind: String,
+    #[serde(deserialize_with = "lenient")]
+    pub singular: String,
+    #[serde(deserialize_with = "lenient")]
+    pub plural: String,
+    #[serde(
+        rename = "shortNames",
+        alias = "shortnames",
+        deserialize_with = "lenient",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub short_names: Vec<String>,
+}
+
+/// Who reconciles a kind (upstream `HandlerSpec`); `reconcileInterval` is kept and reported
+/// but, as upstream, not used (the reconcile cron runs every 60 s).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlueprintHandler {
+    #[serde(
+        rename = "executorType",
+        alias = "executortype",
+        deserialize_with = "lenient"
+    )]
+    pub executor_type: String,
+    #[serde(
+        rename = "functionName",
+        alias = "functionname",
+        deserialize_with = "lenient"
+    )]
+    pub function_name: String,
+    #[serde(
+        rename = "reconcileInterval",
+        alias = "reconcileinterval",
+        deserialize_with = "lenient",
+        skip_serializing_if = "is_zero"
+    )]
+    pub reconcile_interval: i64,
+}
+
+/// A definition's spec (upstream `BlueprintDefinitionSpec`); `schema` is kept as sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlueprintDefinitionSpec {
+    #[serde(deserialize_with = "lenient")]
+    pub group: String,
+    #[serde(deserialize_with = "lenient")]
+    pub version: String,
+    #[serde(deserialize_with = "lenient")]
+    pub names: BlueprintNames,
+    #[serde(deserialize_with = "lenient")]
+    pub scope: String,
+    #[serde(skip_serializing_if = "is_empty_json")]
+    pub schema: serde_json::Value,
+    #[serde(deserialize_with = "lenient")]
+    pub handler: BlueprintHandler,
+}
+
+/// A blueprint definition: a kind, its schema and its reconciler.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlueprintDefinition {
+    #[serde(deserialize_with = "lenient")]
+    pub blueprintdefinitionid: String,
+    #[serde(deserialize_with = "lenient")]
+    pub kind: String,
+    #[serde(deserialize_with = "lenient")]
+    pub metadata: BlueprintMetadata,
+    #[serde(deserialize_with = "lenient")]
+    pub spec: BlueprintDefinitionSpec,
+}
+
+/// One recorded change of a blueprint (upstream `BlueprintHistory`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct BlueprintHistory {
+    pub historyid: String,
+    pub blueprintid: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub generation: i64,
+    pub spec: serde_json::Value,
+    #[serde(skip_serializing_if = "is_empty_json")]
+    pub status: serde_json::Value,
+    pub timestamp: Timestamp,
+    pub changedby: String,
+    pub changetype: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,12 @@ fn submit(
         .store
         .executor_by_id(who.id)?
         .is_some_and(|e| e.colonyname == colony);
-    if !is_executor && txn.store.user_by_id(colony, who.id)?.is_none() {
+    // the colony owner too: a blueprint added by the owner creates its kind's reconcile cron
+    let is_owner = txn
+        .store
+        .colony(colony)?
+        .is_some_and(|c| c.colonyid == who.id);
+    if !is_executor && !is_owner && txn.store.user_by_id(colony, who.id)?.is_none() {
         return Err(ApiError::bad_request(format!(
             "Could not derive InitiatorName: {} is no longer an executor or user of colony <{colony}>",
             who.name
