@@ -129,6 +129,28 @@ API = [
     ("user", "getsnapshotsmsg", {"colonyname": "dev"}),
     ("user", "removesnapshotmsg", {"colonyname": "dev", "snapshotid": P, "name": ""}),
     ("user", "removeallsnapshotmsg", {"colonyname": "dev"}),
+    ("colony", "addblueprintdefinitionmsg", {"blueprintdefinition": {
+        "kind": "Dev", "metadata": {"name": "devs", "colonyname": "dev"},
+        "spec": {"names": {"kind": "Dev", "listKind": "DevList", "shortNames": ["d"]},
+                 "handler": {"executorType": "t", "functionName": "rec", "reconcileInterval": 5},
+                 "schema": {"type": "object", "required": ["n"],
+                            "properties": {"n": {"type": "number"}, "mode": {"type": "string", "enum": ["a", "b"]},
+                                           "list": {"type": "array", "items": {"type": "object",
+                                                    "properties": {"x": {"type": "boolean"}}}}}}}}}),
+    ("user", "getblueprintdefinitionmsg", {"colonyname": "dev", "name": "devs"}),
+    ("user", "getblueprintdefinitionsmsg", {"colonyname": "dev"}),
+    ("colony", "removeblueprintdefinitionmsg", {"namespace": "dev", "name": "devs"}),
+    ("user", "addblueprintmsg", {"blueprint": {"kind": "Dev", "metadata": {"name": "b1", "colonyname": "dev",
+                                                                         "locationname": "lab", "labels": {"a": "b"}},
+                                               "spec": {"n": 3, "mode": "a", "list": [{"x": True}]}}}),
+    ("user", "getblueprintmsg", {"namespace": "dev", "name": "b1"}),
+    ("user", "getblueprintsmsg", {"namespace": "dev", "kind": "Dev", "locationname": "LAB"}),
+    ("user", "updateblueprintmsg", {"blueprint": {"kind": "Dev", "metadata": {"name": "b1", "colonyname": "dev"},
+                                                  "spec": {"n": 3.0}}, "forcegeneration": True}),
+    ("user", "removeblueprintmsg", {"namespace": "dev", "name": "b1"}),
+    ("user", "getblueprinthistorymsg", {"blueprintid": P, "limit": 3}),
+    ("executor", "updateblueprintstatusmsg", {"colonyname": "dev", "blueprintname": "b1", "status": {"ready": True}}),
+    ("executor", "reconcileblueprintmsg", {"namespace": "dev", "name": "b1", "force": True}),
 ]
 
 

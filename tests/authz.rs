@@ -70,6 +70,14 @@ const MEMBERS0: &[Role] = &[
     AssignedExecutor,
 ];
 const EVERYONE: &[Role] = &ROLES;
+/// Members or the colony owner (blueprints, as upstream: membership, else ownership).
+const MEMBERS_OR_OWNER: &[Role] = &[
+    ApprovedExecutor,
+    User,
+    Submitter,
+    AssignedExecutor,
+    ColonyOwner,
+];
 
 /// One fixture: colony A with every role, colony B with its owner and an executor, a running
 /// process P (submitted by the submitter, assigned to the assigned executor, channel "chat"
@@ -90,6 +98,7 @@ struct Fixture {
     function: String,
     cron: String,
     generator: String,
+    blueprint: String,
 }
 
 impl Fixture {
@@ -314,7 +323,26 @@ fn fixture(c: &mut Client, n: usize) -> Fixture {
         json!({"msgtype":"createsnapshotmsg","colonyname":a,"label":"/m","name":"snap"}),
         sub,
     );
+    for (name, kind) in [("defs", "Thing"), ("spare", "Spare")] {
+        ok(
+            c,
+            json!({"msgtype":"addblueprintdefinitionmsg","blueprintdefinition":{"kind":kind,
+                "metadata":{"name":name,"colonyname":a},
+                "spec":{"names":{"kind":kind},"handler":{"executorType":"bp","functionName":"rec"}}}}),
+            co,
+        );
+    }
+    let blueprint = ok(
+        c,
+        json!({"msgtype":"addblueprintmsg","blueprint":{"kind":"Thing",
+            "metadata":{"name":"bp1","colonyname":a},"spec":{"size":1}}}),
+        sub,
+    )["blueprintid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     Fixture {
+        blueprint,
         cron,
         generator,
         n,
@@ -762,6 +790,76 @@ fn matrix() -> Vec<Row> {
             &[ColonyOwner],
         ),
         api("getclustermsg", |_| json!({}), &[ServerOwner]),
+        // blueprints
+        api(
+            "addblueprintdefinitionmsg",
+            |f| {
+                json!({"blueprintdefinition":{"kind":"New","metadata":{"name":format!("d{}", f.n),
+                "colonyname":f.colony},"spec":{"names":{"kind":"New"}}}})
+            },
+            &[ColonyOwner],
+        ),
+        api(
+            "getblueprintdefinitionmsg",
+            |f| json!({"colonyname":f.colony,"name":"defs"}),
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "getblueprintdefinitionsmsg",
+            |f| json!({"colonyname":f.colony}),
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "removeblueprintdefinitionmsg",
+            |f| json!({"namespace":f.colony,"name":"spare"}),
+            &[ColonyOwner],
+        ),
+        api(
+            "addblueprintmsg",
+            |f| {
+                json!({"blueprint":{"kind":"Thing","metadata":{"name":format!("b{}", f.n),
+                "colonyname":f.colony},"spec":{"size":2}}})
+            },
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "getblueprintmsg",
+            |f| json!({"namespace":f.colony,"name":"bp1"}),
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "getblueprintsmsg",
+            |f| json!({"namespace":f.colony,"kind":"Thing","locationname":""}),
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "updateblueprintmsg",
+            |f| {
+                json!({"blueprint":{"kind":"Thing","metadata":{"name":"bp1","colonyname":f.colony},
+                "spec":{"size":3}},"forcegeneration":false})
+            },
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "removeblueprintmsg",
+            |f| json!({"namespace":f.colony,"name":"bp1"}),
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "getblueprinthistorymsg",
+            |f| json!({"blueprintid":f.blueprint,"limit":5}),
+            MEMBERS_OR_OWNER,
+        ),
+        api(
+            "updateblueprintstatusmsg",
+            |f| json!({"colonyname":f.colony,"blueprintname":"bp1","status":{"ok":true}}),
+            MEMBERS,
+        ),
+        api(
+            "reconcileblueprintmsg",
+            |f| json!({"namespace":f.colony,"name":"bp1","force":false}),
+            MEMBERS,
+        ),
         // ColonyFS
         api(
             "addfilemsg",
@@ -960,6 +1058,7 @@ fn declared(access: Access) -> &'static [Role] {
         Access::ColonyOwner => &[ColonyOwner],
         Access::Member => MEMBERS,
         Access::AnyMember => MEMBERS0,
+        Access::MemberOrOwner => MEMBERS_OR_OWNER,
         Access::Executor => &[ApprovedExecutor, AssignedExecutor],
         Access::NamedExecutor => &[ApprovedExecutor],
         Access::AssignedExecutor => &[AssignedExecutor],
