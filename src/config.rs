@@ -132,7 +132,11 @@ pub fn serve_help() -> String {
          and generators (addgeneratormsg, getgeneratormsg, getgeneratorsmsg, resolvegeneratormsg,\n\
          packgeneratormsg, removegeneratormsg) run workflows; their next runs and packed\n\
          arguments are durable. Also answered: locations (addlocationmsg, getlocationmsg,\n\
-         getlocationsmsg, removelocationmsg) and getclustermsg (this one node).\n\
+         getlocationsmsg, removelocationmsg), getclustermsg (this one node), blueprints and\n\
+         their definitions (…blueprint…msg: one reconcile cron per kind and location) and\n\
+         ColonyFS metadata (addfilemsg, getfilemsg, getfilesmsg, getfilelabelsmsg,\n\
+         removefilemsg, createsnapshotmsg, getsnapshot(s)msg, removesnapshotmsg,\n\
+         removeallsnapshotmsg; the bytes live in the clients' S3 store).\n\
          OTHER ENVIRONMENT: COLONIES_ALLOW_EXECUTOR_REREGISTER=true lets addexecutormsg replace an\n\
          executor of the same name; BUILD_VERSION / BUILD_TIME are reported by versionmsg.\n",
     );
