@@ -393,10 +393,11 @@ fn submit_reconcile(
     force: bool,
 ) -> Result<Process, ApiError> {
     let h = &d.spec.handler;
-    let mut kwargs = json!({"kind": b.kind, "blueprintName": b.metadata.name});
-    if force {
-        kwargs["force"] = json!(true);
-    }
+    let kwargs = if force {
+        json!({"kind": b.kind, "blueprintName": b.metadata.name, "force": true})
+    } else {
+        json!({"kind": b.kind, "blueprintName": b.metadata.name})
+    };
     let spec = reconcile_spec(
         &b.metadata.colonyname,
         &h.executor_type,

@@ -247,7 +247,7 @@ pub fn snapshots(store: &Store, colony: &str) -> Result<Vec<Snapshot>, ApiError>
             out.push(s);
         }
     }
-    out.sort_by(|a, b| b.added.0.cmp(&a.added.0));
+    out.sort_by_key(|s| std::cmp::Reverse(s.added.0));
     Ok(out)
 }
 
