@@ -528,6 +528,19 @@ pub fn update(
     Ok(b)
 }
 
+/// Drops a blueprint's ID index entry and its history.
+fn forget_id(txn: &mut Txn<'_>, id: &str) -> Result<(), ApiError> {
+    let reg = txn.store.registry.clone();
+    txn.remove(&reg, id_key(id));
+    for k in txn
+        .store
+        .keys(&txn.store.registry, &history_prefix(id), usize::MAX)?
+    {
+        txn.remove(&reg, k);
+    }
+    Ok(())
+}
+
 /// Removes a blueprint and its history; the kind's cron at its location goes with the last
 /// blueprint there; a cleanup process is submitted for the reconciler (its location stays).
 pub fn remove(
@@ -540,14 +553,7 @@ pub fn remove(
         get(txn.store, colony, name)?.ok_or_else(|| ApiError::not_found("Blueprint not found"))?;
     let reg = txn.store.registry.clone();
     txn.remove(&reg, bp_key(colony, Some(name)));
-    txn.remove(&reg, id_key(&b.blueprintid));
-    for k in txn.store.keys(
-        &txn.store.registry,
-        &history_prefix(&b.blueprintid),
-        usize::MAX,
-    )? {
-        txn.remove(&reg, k);
-    }
+    forget_id(txn, &b.blueprintid)?;
     let location = &b.metadata.locationname;
     let others = list(txn.store, colony, &b.kind, "")?
         .iter()
@@ -633,14 +639,7 @@ pub fn reconcile(
 pub fn remove_colony(txn: &mut Txn<'_>, colony: &str) -> Result<(), ApiError> {
     let reg = txn.store.registry.clone();
     for b in list(txn.store, colony, "", "")? {
-        txn.remove(&reg, id_key(&b.blueprintid));
-        for k in txn.store.keys(
-            &txn.store.registry,
-            &history_prefix(&b.blueprintid),
-            usize::MAX,
-        )? {
-            txn.remove(&reg, k);
-        }
+        forget_id(txn, &b.blueprintid)?;
     }
     for prefix in [bp_key(colony, None), def_key(colony, None)] {
         for k in txn.store.keys(&txn.store.registry, &prefix, usize::MAX)? {

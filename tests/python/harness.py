@@ -135,6 +135,17 @@ def read_channel(c, pid, name, prv):
         out.extend(page)
 
 
+def wait_for(cond, timeout=15, step=0.1):
+    """Polls `cond` until it returns something true (returned) or fails after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
 def new_key():
     c = Crypto()
     prv = c.prvkey()

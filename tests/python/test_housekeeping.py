@@ -10,20 +10,10 @@ import pytest
 from pycolonies import func_spec
 
 from conftest import Colony
-from harness import Colonyd
+from harness import Colonyd, wait_for
 
 WAITING, RUNNING, SUCCESS, FAILED = 0, 1, 2, 3
 UNREGISTERED = 3
-
-
-def wait_for(cond, timeout=20, step=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

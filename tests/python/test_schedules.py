@@ -10,20 +10,10 @@ import pytest
 from model import Workflow
 from pycolonies import func_spec
 
-from harness import COLONY_PRVKEY, SERVER_PRVKEY, new_key
+from harness import COLONY_PRVKEY, SERVER_PRVKEY, new_key, wait_for
 
 WAITING, RUNNING, SUCCESS, FAILED = 0, 1, 2, 3
 ZERO_TIME = "0001-01-01T00:00:00Z"
-
-
-def wait_for(cond, timeout=15, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def ok(colony, msg, prv=None):
