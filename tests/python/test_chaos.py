@@ -49,5 +49,6 @@ def test_sigkill_chaos_keeps_every_invariant(tmp_path):
               f"({len(ledger.graphs)} workflows) ended {final}; counts {ledger.counts}")
         assert ledger.counts["assigns"] > 0 and ledger.counts["appends"] > 0
         assert ledger.counts["packs"] > 0 and ledger.counts["cron runs"] > 0
+        assert sum(ledger.reconciles.values()) > len(ledger.reconciles)
     finally:
         server.kill()

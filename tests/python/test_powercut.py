@@ -147,6 +147,7 @@ def test_power_cuts_lose_nothing_acknowledged(tmp_path, mode):
               f"counts {ledger.counts}; last cut: {fs.cuts[-1]}")
         assert ledger.counts["appends"] > 0 and ledger.counts["assigns"] > 0
         assert ledger.counts["packs"] > 0 and ledger.counts["cron runs"] > 0
+        assert sum(ledger.reconciles.values()) > len(ledger.reconciles)
         # the cuts really took data away (otherwise this test would prove nothing)
         assert fs.total("files_restored") > 0, fs.cuts
         if mode == "torn":

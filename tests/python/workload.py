@@ -1,10 +1,12 @@
 """The mixed workload and the invariants shared by the crash tests (test_chaos.py: SIGKILL;
 test_powercut.py: power cuts on a FUSE filesystem that forgets what was never fsynced).
 
-Besides processes, workflows and channels, the workload runs an every-second cron and packs
-arguments into a generator (their workflows go to executor types nobody serves, so they stay
-listable): no cron tick may run twice, and no acknowledged packed argument may be lost or used
-twice.
+Besides processes, workflows and channels, the workload runs an every-second cron, packs
+arguments into a generator and updates blueprints (their workflows and reconciles go to
+executor types nobody serves, so they stay listable): no cron tick may run twice, no
+acknowledged packed argument may be lost or used twice, no acknowledged blueprint update may be
+lost, and every spec change that landed submitted exactly one reconcile (generation ==
+reconciles − 1).
 
 Workers record only what the server acknowledged (a reply that arrived); `check` then asserts,
 after every restart, that each acknowledged write is there exactly once and in order.
@@ -42,6 +44,8 @@ class Ledger:
         self.packed = []            # acknowledged packed arguments
         self.used = set()           # arguments seen in submitted generator workflows
         self.cron_runs = {}         # graph ID -> submission time (s)
+        self.blueprints = {}        # name -> last acknowledged spec value
+        self.reconciles = {}        # name -> reconcile processes seen
 
     def violation(self, text):
         with self.lock:
@@ -97,7 +101,38 @@ def setup_schedules(colony, ledger):
         "workflowspec": json.dumps({"colonyname": "dev", "functionspecs": [scheduled_spec("gen")]})}},
         colony.user_prv)
     assert status == 200 and not err
+    status, err, _ = colony.server.rpc({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": {
+        "kind": "Dial", "metadata": {"name": "dials", "colonyname": "dev"},
+        "spec": {"names": {"kind": "Dial"}, "handler": {"executorType": "bpr", "functionName": "apply"}}}},
+        colony.colony_prv)
+    assert status == 200 and not err
+    for name in ("dial-a", "dial-b"):
+        status, err, _ = colony.server.rpc({"msgtype": "addblueprintmsg", "blueprint": {
+            "kind": "Dial", "metadata": {"name": name, "colonyname": "dev"}, "spec": {"v": 0}}},
+            colony.user_prv)
+        assert status == 200 and not err
+        ledger.blueprints[name] = 0
+        ledger.reconciles[name] = 0
     ledger.generator = g["generatorid"]
+
+
+def blueprint_updater(colony, ledger, stop, rng):
+    n = int(rng.random() * 1e9)
+    while not stop.is_set():
+        n += 1
+        name = rng.choice(sorted(ledger.blueprints))
+        try:
+            status, err, _ = colony.server.rpc({"msgtype": "updateblueprintmsg", "forcegeneration": False,
+                                                "blueprint": {"kind": "Dial", "spec": {"v": n},
+                                                              "metadata": {"name": name, "colonyname": "dev"}}},
+                                               colony.user_prv)
+        except Exception:
+            return  # killed: not acknowledged
+        if status != 200 or err:
+            return
+        with ledger.lock:
+            ledger.blueprints[name] = n
+        time.sleep(0.05)
 
 
 def packer(colony, ledger, stop, rng):
@@ -156,6 +191,29 @@ def check_schedules(colony, ledger, label):
                     ledger.counts["cron runs"] += 1
                 status, err, _ = rpc({"msgtype": "removeprocessgraphmsg", "processgraphid": gid}, prv)
                 assert status == 200 and not err
+    for _ in range(100):
+        _, _, procs = rpc({"msgtype": "getprocessesmsg", "colonyname": "dev", "count": 100,
+                           "state": WAITING, "executortype": "bpr"}, prv)
+        if not procs:
+            break
+        for p in procs:
+            name = p["spec"]["kwargs"].get("blueprintName")
+            if name in ledger.reconciles:
+                ledger.reconciles[name] += 1
+            if p["processgraphid"]:  # the kind's reconcile cron: a workflow
+                msg = {"msgtype": "removeprocessgraphmsg", "processgraphid": p["processgraphid"]}
+            else:
+                msg = {"msgtype": "removeprocessmsg", "processid": p["processid"]}
+            status, err, reply = rpc(msg, prv)
+            assert status == 200 and not err, reply
+    for name, acked in ledger.blueprints.items():
+        _, _, b = rpc({"msgtype": "getblueprintmsg", "namespace": "dev", "name": name}, prv)
+        if b["spec"]["v"] < acked:
+            ledger.violation(f"{label}: blueprint {name} lost an acknowledged update")
+        gen = b["metadata"].get("generation", 0)
+        if gen != ledger.reconciles[name] - 1:
+            ledger.violation(f"{label}: blueprint {name} at generation {gen} but "
+                             f"{ledger.reconciles[name]} reconciles submitted")
     with ledger.lock:
         lost = set(ledger.packed) - ledger.used
     if len(lost) > queued:
@@ -314,6 +372,8 @@ def start_workload(port, colony, executors, ledger, rng):
                                                              random.Random(rng.random()))))
     threads.append(threading.Thread(target=packer, args=(colony, ledger, stop,
                                                          random.Random(rng.random()))))
+    threads.append(threading.Thread(target=blueprint_updater, args=(colony, ledger, stop,
+                                                                    random.Random(rng.random()))))
     [t.start() for t in threads]
     return stop, threads
 
