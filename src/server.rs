@@ -67,7 +67,7 @@ pub fn settle_owner(
         (None, Some(env_id)) => env_id,
         (None, None) => {
             let key = PrivateKey::generate();
-            let path = data_dir.join("server-owner.key");
+            let path = data_dir.join(KEY_FILE);
             write_key(&path, &key)
                 .and_then(|()| crate::store::sync_dir(data_dir))
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -75,12 +75,62 @@ pub fn settle_owner(
             key.id()
         }
     };
+    if generated_key.is_none() {
+        check_key_file(&data_dir.join(KEY_FILE), &id)?;
+    }
     store
         .meta
         .insert(b"server-id", id.as_bytes())
         .and_then(|()| store.db().persist(fjall::PersistMode::SyncAll))
         .map_err(|e| format!("cannot store the server owner: {e}"))?;
     Ok(Owner { id, generated_key })
+}
+
+/// The generated owner key's file in the data directory.
+const KEY_FILE: &str = "server-owner.key";
+/// The line after the key: the ID it belongs to, so a damaged key is told from a changed owner.
+const KEY_ID_LINE: &str = "# server owner id ";
+
+/// A generated owner key file that no longer holds a key, or whose key does not match the ID
+/// written beside it, is damage: refuse to start, naming the file and what to do. A whole key
+/// of another owner (the owner was changed with changeserveridmsg) is only reported.
+fn check_key_file(path: &Path, owner: &str) -> Result<(), StartError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let damaged = |why: &str| {
+        format!(
+            "{} is damaged ({why}); colonyd has not started. Restore the file from your backup \
+             (colonyd backup copies the store, keep this key file with it), or remove it if the \
+             owner's key is kept elsewhere; the owner stays {owner}",
+            path.display()
+        )
+    };
+    let mut lines = text.lines();
+    let key = lines
+        .next()
+        .map(str::trim)
+        .and_then(|h| PrivateKey::from_hex(h).ok())
+        .ok_or_else(|| damaged("its first line is not a 64-hex-digit private key"))?;
+    let recorded = lines
+        .find_map(|l| l.strip_prefix(KEY_ID_LINE))
+        .map(str::trim);
+    if let Some(recorded) = recorded {
+        if recorded != key.id() {
+            return Err(damaged(
+                "its key does not match the owner ID written with it",
+            ));
+        }
+    }
+    if key.id() != owner {
+        tracing::warn!(
+            file = %path.display(),
+            "this key file belongs to a previous server owner (changed with changeserveridmsg); the current owner is {owner}"
+        );
+    }
+    Ok(())
 }
 
 fn write_key(path: &Path, key: &PrivateKey) -> std::io::Result<()> {
@@ -92,7 +142,7 @@ fn write_key(path: &Path, key: &PrivateKey) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     let mut f = opts.open(path)?;
-    writeln!(f, "{}", key.to_hex())?;
+    writeln!(f, "{}\n{KEY_ID_LINE}{}", key.to_hex(), key.id())?;
     f.sync_all()
 }
 
