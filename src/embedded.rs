@@ -99,6 +99,11 @@ impl Embedded {
         })
     }
 
+    /// Writes every memtable to table files (for tests that damage tables).
+    pub fn flush_tables(&self) -> Result<(), String> {
+        self.state.store.flush_tables().map_err(|e| e.to_string())
+    }
+
     /// Applies every deadline that is due now (execution and wait timeouts), as the server's
     /// deadline timer does when it wakes; returns how many fired.
     pub fn expire_due(&self) -> Result<usize, String> {

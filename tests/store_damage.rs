@@ -203,3 +203,121 @@ fn a_damaged_journal_is_refused_or_loses_nothing() {
         headers.len()
     );
 }
+
+/// What reading the populated data gives after damage.
+#[derive(Debug, PartialEq)]
+enum Reads {
+    /// Everything as written.
+    Whole,
+    /// Some reads failed with an error (the damage is reported, nothing wrong is served).
+    Errors,
+    /// A read answered 200 (or "not found") with something other than what was written.
+    Wrong(String),
+}
+
+fn reads(node: &Embedded, owner: &PrivateKey, worker: &PrivateKey, pid: &str) -> Reads {
+    let call = |msg: serde_json::Value, key: &PrivateKey| {
+        let (status, body) = node.request(&colonyd::envelope(&msg, key));
+        let (error, v) = colonyd::decode_reply(&body).unwrap();
+        (status, error, v)
+    };
+    let mut errors = false;
+    let (st, err, v) = call(json!({"msgtype":"getcoloniesmsg"}), owner);
+    match (st, err) {
+        (200, false) if v.to_string().contains("\"dev\"") => {}
+        (200, false) => return Reads::Wrong(format!("colonies: {v}")),
+        _ => errors = true,
+    }
+    let (st, err, v) = call(json!({"msgtype":"getprocessmsg","processid":pid}), worker);
+    match (st, err) {
+        (200, false) if v["processid"] == json!(pid) => {}
+        (200, false) | (404, _) => return Reads::Wrong(format!("process: {st} {v}")),
+        _ => errors = true,
+    }
+    let (st, err, v) = call(
+        json!({"msgtype":"channelreadmsg","processid":pid,"name":"chat","afterseq":0,"limit":0}),
+        worker,
+    );
+    match (st, err) {
+        (200, false) if v.as_array().is_some_and(|a| a.len() == 1) => {}
+        (200, false) | (404, _) => return Reads::Wrong(format!("channel: {st} {v}")),
+        _ => errors = true,
+    }
+    if errors {
+        Reads::Errors
+    } else {
+        Reads::Whole
+    }
+}
+
+fn table_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![keyspaces(dir)];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.parent().is_some_and(|q| q.ends_with("tables")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn damaged_tables_are_refused_or_read_as_errors_never_as_wrong_data() {
+    let mut n = Node::synced();
+    let (c, pid) = populate(&n);
+    n.flush_tables();
+    n.stop();
+    let tables = table_files(n.dir());
+    assert!(!tables.is_empty(), "nothing was flushed to a table");
+    let (mut refused, mut errors, mut whole) = (0, 0, 0);
+    for t in &tables {
+        let bytes = std::fs::read(t).unwrap();
+        let rel = t.strip_prefix(n.dir()).unwrap().to_path_buf();
+        // flips spread over the file, and a truncation to half
+        let step = (bytes.len() / 40).max(1);
+        let mut damages: Vec<Vec<u8>> = (0..bytes.len())
+            .step_by(step)
+            .map(|off| {
+                let mut b = bytes.clone();
+                b[off] ^= 0x5a;
+                b
+            })
+            .collect();
+        damages.push(bytes[..bytes.len() / 2].to_vec());
+        for damaged in damages {
+            let copy_dir = tempfile::tempdir().unwrap();
+            copy(n.dir(), copy_dir.path());
+            std::fs::write(copy_dir.path().join(&rel), &damaged).unwrap();
+            match Embedded::open(copy_dir.path(), &n.owner.id()) {
+                Err(e) => {
+                    assert!(e.contains("damaged"), "{}: {e}", rel.display());
+                    refused += 1;
+                }
+                Ok(node) => match reads(&node, &n.owner, c.worker(), &pid) {
+                    Reads::Whole => whole += 1,
+                    Reads::Errors => errors += 1,
+                    Reads::Wrong(what) => {
+                        panic!(
+                            "{} damaged: served wrong data silently: {what}",
+                            rel.display()
+                        )
+                    }
+                },
+            }
+        }
+    }
+    assert!(
+        refused + errors > 0,
+        "no damage was noticed: the test is not reaching the tables"
+    );
+    eprintln!(
+        "{} table files damaged: {refused} refused at open, {errors} read as errors, {whole} harmless",
+        tables.len()
+    );
+}

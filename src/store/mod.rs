@@ -24,6 +24,7 @@ pub mod commits;
 mod error;
 pub mod keys;
 pub mod segments;
+mod tables;
 pub mod writer;
 
 pub use error::Error;
@@ -41,6 +42,33 @@ const MARKER: &str = "colonyd-store";
 const FIXED: [&str; 6] = ["channels", "meta", "registry", "processes", "index", "logs"];
 
 /// fsyncs directory `dir`: makes the names created, renamed or removed in it durable.
+/// Whether an engine error says a file's content is wrong (checksum, header, trailer, format),
+/// as opposed to an I/O failure or a lock.
+fn is_corruption(e: &fjall::Error) -> bool {
+    // reading a damaged table fails with I/O errors too (a file cut short, an offset from a
+    // flipped trailer): at open, every I/O error but the operator's (permissions, a full or
+    // read-only disk, memory) means a file that does not read back
+    let damaged_io = |io: &std::io::Error| {
+        !matches!(
+            io.kind(),
+            std::io::ErrorKind::PermissionDenied
+                | std::io::ErrorKind::ReadOnlyFilesystem
+                | std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::OutOfMemory
+        )
+    };
+    match e {
+        fjall::Error::Storage(fjall::LsmError::Io(io)) | fjall::Error::Io(io) => damaged_io(io),
+        fjall::Error::Storage(_)
+        | fjall::Error::Decompress(_)
+        | fjall::Error::InvalidTrailer
+        | fjall::Error::InvalidTag(_)
+        | fjall::Error::InvalidVersion(_)
+        | fjall::Error::Unrecoverable => true,
+        _ => false,
+    }
+}
+
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
@@ -183,6 +211,18 @@ impl Store {
     /// Opens (or creates) the store at `cfg.path`; refuses a store that lost something it
     /// recorded ([`Error::Damaged`]).
     pub fn open(cfg: &StoreConfig) -> Result<Store, Error> {
+        Store::open_checked(cfg).map_err(|e| match e {
+            // a table (or other engine file) that does not read back: refuse, never serve
+            // around it
+            Error::Engine(ref f) if is_corruption(f) => Error::Damaged(format!(
+                "a storage file under {}/keyspaces does not read back ({f:?})",
+                cfg.path.display()
+            )),
+            e => e,
+        })
+    }
+
+    fn open_checked(cfg: &StoreConfig) -> Result<Store, Error> {
         let created = cfg.path.join(MARKER).exists();
         let damaged = |what: String| Error::Damaged(format!("{what} (in {})", cfg.path.display()));
         // fjall would recreate a lost metadata keyspace empty and then delete every keyspace
@@ -191,6 +231,9 @@ impl Store {
             return Err(damaged(
                 "the storage engine's metadata directory keyspaces/0 is missing".into(),
             ));
+        }
+        if created {
+            tables::check_all(&keyspaces_dir(&cfg.path))?;
         }
         let db = Database::builder(&cfg.path)
             .cache_size(cfg.cache_bytes)
@@ -459,15 +502,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes a consistent copy of everything durable into a new store at `target`: a logical
-    /// copy through the durable snapshot (fjall has no checkpoint API, and copying files under
-    /// a running compaction is not consistent). Returns the number of records copied.
-    pub fn backup_to(&self, target: &Path) -> Result<u64, Error> {
-        let snap = self.durable();
-        let out = Database::builder(target)
-            .cache_size(1 << 20)
-            .worker_threads(1)
-            .open()?;
+    /// Every keyspace with its name: the fixed ones, then the channel segments.
+    fn all_keyspaces(&self) -> Vec<(String, Keyspace)> {
         let mut spaces: Vec<(String, Keyspace)> = vec![
             ("meta".into(), self.meta.clone()),
             ("registry".into(), self.registry.clone()),
@@ -481,8 +517,29 @@ impl Store {
                 spaces.push((segments::name(id), ks));
             }
         }
+        spaces
+    }
+
+    /// Writes every keyspace's memtable to table files and waits (the corruption tests damage
+    /// tables, which only exist once memtables are flushed).
+    pub fn flush_tables(&self) -> Result<(), Error> {
+        for (_, ks) in self.all_keyspaces() {
+            ks.rotate_memtable_and_wait()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a consistent copy of everything durable into a new store at `target`: a logical
+    /// copy through the durable snapshot (fjall has no checkpoint API, and copying files under
+    /// a running compaction is not consistent). Returns the number of records copied.
+    pub fn backup_to(&self, target: &Path) -> Result<u64, Error> {
+        let snap = self.durable();
+        let out = Database::builder(target)
+            .cache_size(1 << 20)
+            .worker_threads(1)
+            .open()?;
         let mut n = 0u64;
-        for (name, ks) in spaces {
+        for (name, ks) in self.all_keyspaces() {
             let dst = out.keyspace(&name, KeyspaceCreateOptions::default)?;
             let mut batch = out.batch();
             let mut in_batch = 0usize;

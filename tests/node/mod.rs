@@ -93,6 +93,15 @@ impl Node {
         self.node = None;
     }
 
+    /// Writes every memtable to table files.
+    pub fn flush_tables(&self) {
+        self.node
+            .as_ref()
+            .expect("running")
+            .flush_tables()
+            .expect("flush");
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
