@@ -57,6 +57,66 @@ fn envelope_and_crypto(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same signatures recovered by k256 0.13 (the design card's crate) and by libsecp256k1
+/// (what colonyd uses), side by side in one run: the reason for the departure, kept measurable.
+fn recovery_k256_vs_libsecp256k1(c: &mut Criterion) {
+    use sha3::Digest;
+    let key = PrivateKey::from_hex(V1_PRV).expect("key");
+    // 16 different payloads, so neither side gains from a repeated input
+    let cases: Vec<([u8; 32], [u8; 65])> = (0..16)
+        .map(|i| {
+            let payload = format!("payload {i} of the recovery comparison");
+            let digest: [u8; 32] = sha3::Sha3_256::digest(payload.as_bytes()).into();
+            let sig: [u8; 65] = hex::decode(key.sign(payload.as_bytes()))
+                .expect("hex")
+                .try_into()
+                .expect("65 bytes");
+            (digest, sig)
+        })
+        .collect();
+    let expected = key.id();
+    let secp = secp256k1::Secp256k1::verification_only();
+    let mut g = c.benchmark_group("recovery");
+    g.bench_function("k256", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (digest, sig) = &cases[i % cases.len()];
+            i += 1;
+            let s = k256::ecdsa::Signature::from_slice(&sig[..64]).expect("sig");
+            let rid = k256::ecdsa::RecoveryId::from_byte(sig[64]).expect("rid");
+            let vk = k256::ecdsa::VerifyingKey::recover_from_prehash(black_box(digest), &s, rid)
+                .expect("recover");
+            black_box(vk)
+        })
+    });
+    g.bench_function("libsecp256k1", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (digest, sig) = &cases[i % cases.len()];
+            i += 1;
+            let rid = secp256k1::ecdsa::RecoveryId::try_from(i32::from(sig[64])).expect("rid");
+            let s =
+                secp256k1::ecdsa::RecoverableSignature::from_compact(&sig[..64], rid).expect("sig");
+            let pk = secp
+                .recover_ecdsa(secp256k1::Message::from_digest(*black_box(digest)), &s)
+                .expect("recover");
+            black_box(pk)
+        })
+    });
+    g.finish();
+    // both recover the signer (checked once, outside the timing)
+    for (digest, sig) in &cases {
+        let s = k256::ecdsa::Signature::from_slice(&sig[..64]).expect("sig");
+        let rid = k256::ecdsa::RecoveryId::from_byte(sig[64]).expect("rid");
+        let vk = k256::ecdsa::VerifyingKey::recover_from_prehash(digest, &s, rid).expect("k256");
+        let point = vk.to_encoded_point(false);
+        let id = hex::encode(<[u8; 32]>::from(sha3::Sha3_256::digest(
+            hex::encode(point.as_bytes()).as_bytes(),
+        )));
+        assert_eq!(id, expected, "k256 recovered another key");
+    }
+}
+
 fn sample_process() -> Process {
     let json = r#"{"nodename":"echo","funcname":"echo","args":["hi",1],"kwargs":null,"priority":1,
         "maxwaittime":-1,"maxexectime":-1,"maxretries":-1,"conditions":{"colonyname":"dev",
@@ -225,6 +285,7 @@ fn scheduler_pick(c: &mut Criterion) {
 criterion_group!(
     benches,
     envelope_and_crypto,
+    recovery_k256_vs_libsecp256k1,
     codec,
     store_append_and_read,
     fanout,
