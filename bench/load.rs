@@ -26,9 +26,15 @@
 //! connections, and reports that client's latencies (bench/abuse.rs).
 //!
 //! `latency` opens `--subscribers M` WebSocket subscriptions on one channel, appends `--count`
-//! entries one at a time (10 ms apart) and reports the time from sending each append to its
-//! arrival at each subscriber (median, p99, max), plus the server's RSS with the subscribers
+//! entries one at a time at `--rate` appends/s (default 100) and reports the time from sending
+//! each append to its arrival at each subscriber (median, p99, max), the request → reply time
+//! and the reply → delivery time, the server's CPU per delivered frame next to one bare
+//! loopback `send()` measured in the same run, and the server's RSS with the subscribers
 //! connected.
+//!
+//! `--metrics HOST:PORT` (the server's `--metrics-listen`) adds syncs per operation to
+//! `submit`, `append` and `cycle`; `--one-channel` makes every `append` client write to one
+//! process's channel, submitter and executor alternating.
 
 // a test or benchmark that cannot go on should stop loudly: panics are its failure report
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -59,6 +65,12 @@ struct Args {
     duration_secs: u64,
     sample_secs: u64,
     data_dir: Option<String>,
+    /// Appends per second in `latency` (paced, one at a time).
+    rate: f64,
+    /// The server's metrics listener: report syncs per operation.
+    metrics: Option<String>,
+    /// `append`: every client appends to one process's channel.
+    one_channel: bool,
     scenario: String,
 }
 
@@ -80,6 +92,9 @@ fn parse_args() -> Result<Args, String> {
         duration_secs: 120,
         sample_secs: 5,
         data_dir: None,
+        rate: 100.0,
+        metrics: None,
+        one_channel: false,
         scenario: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -101,6 +116,13 @@ fn parse_args() -> Result<Args, String> {
             "--duration" => a.duration_secs = v(i)?.parse().map_err(|_| "bad --duration")?,
             "--sample" => a.sample_secs = v(i)?.parse().map_err(|_| "bad --sample")?,
             "--data-dir" => a.data_dir = Some(v(i)?),
+            "--rate" => a.rate = v(i)?.parse().map_err(|_| "bad --rate")?,
+            "--metrics" => a.metrics = Some(v(i)?),
+            "--one-channel" => {
+                a.one_channel = true;
+                i += 1;
+                continue;
+            }
             "--subscribers" => a.subscribers = v(i)?.parse().map_err(|_| "bad --subscribers")?,
             "--idle" => a.idle = v(i)?.parse().map_err(|_| "bad --idle")?,
             "--slow" => a.slow = v(i)?.parse().map_err(|_| "bad --slow")?,
@@ -174,6 +196,28 @@ fn proc_rss_kib(pid: u32) -> Option<u64> {
 struct Setup {
     colony: String,
     exec: PrivateKey,
+    /// A second executor (another type, never assigned bench work) that submits in
+    /// `--one-channel` runs, so submitter and executor alternate on one channel.
+    submitter: PrivateKey,
+}
+
+/// One counter from the server's Prometheus endpoint (`--metrics`).
+fn scrape(addr: &str, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn setup(addr: &str, server: &PrivateKey) -> Setup {
@@ -196,7 +240,22 @@ fn setup(addr: &str, server: &PrivateKey) -> Setup {
         serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench"}),
         &owner,
     );
-    Setup { colony, exec }
+    let submitter = PrivateKey::generate();
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":submitter.id(),"executorname":"bench-submitter","executortype":"bench-submitter","colonyname":colony}}),
+        &owner,
+    );
+    call(
+        &mut c,
+        serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench-submitter"}),
+        &owner,
+    );
+    Setup {
+        colony,
+        exec,
+        submitter,
+    }
 }
 
 fn submit_msg(colony: &str, channels: &[&str]) -> serde_json::Value {
@@ -287,12 +346,14 @@ fn latency(a: &Args, s: &Setup) {
                     ws.send(Message::text(req)).expect("subscribe");
                     ready.wait();
                     let mut arrivals = vec![Duration::ZERO; count];
+                    let mut frame_len = 0;
                     let mut got = 0;
                     while got < count {
                         let Ok(Message::Text(t)) = ws.read() else {
                             continue;
                         };
                         let now = start.elapsed();
+                        frame_len = t.len();
                         let v: serde_json::Value =
                             serde_json::from_str(t.as_str()).unwrap_or_default();
                         use base64::Engine;
@@ -310,7 +371,7 @@ fn latency(a: &Args, s: &Setup) {
                             }
                         }
                     }
-                    arrivals
+                    (arrivals, frame_len)
                 })
                 .expect("spawn subscriber")
         })
@@ -318,29 +379,51 @@ fn latency(a: &Args, s: &Setup) {
     ready.wait();
     std::thread::sleep(Duration::from_millis(500));
     let rss_connected = a.server_pid.and_then(proc_rss_kib);
+    // signed before the clock starts
+    let reqs: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            envelope(
+                &serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"lat","sequence":i,"payload":[1,2,3,4]}),
+                &s.exec,
+            )
+        })
+        .collect();
+    let interval = Duration::from_secs_f64(1.0 / a.rate.max(0.1));
+    let cpu0 = a.server_pid.and_then(proc_cpu_ticks);
     let mut sent = Vec::with_capacity(count);
-    for i in 0..count {
-        let req = envelope(
-            &serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"lat","sequence":i,"payload":[1,2,3,4]}),
-            &s.exec,
-        );
+    let mut replied = Vec::with_capacity(count);
+    let mut next = Instant::now();
+    for req in &reqs {
         let t = start.elapsed();
-        let (st, _) = c.post(&req);
+        let (st, _) = c.post(req);
+        let r = start.elapsed();
         assert_eq!(st, 200);
         sent.push(t);
-        std::thread::sleep(Duration::from_millis(10));
+        replied.push(r);
+        next += interval;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     let mut lat: Vec<Duration> = Vec::new();
+    let mut after_reply: Vec<Duration> = Vec::new();
+    let mut frame_bytes = 0;
     for h in subs {
-        let arrivals = h.join().expect("subscriber");
-        lat.extend(
-            arrivals
-                .iter()
-                .zip(&sent)
-                .map(|(r, s)| r.saturating_sub(*s)),
-        );
+        let (arrivals, flen) = h.join().expect("subscriber");
+        frame_bytes = frame_bytes.max(flen);
+        for ((arr, s), r) in arrivals.iter().zip(&sent).zip(&replied) {
+            lat.push(arr.saturating_sub(*s));
+            after_reply.push(arr.saturating_sub(*r));
+        }
     }
+    let cpu1 = a.server_pid.and_then(proc_cpu_ticks);
+    let mut reply: Vec<Duration> = sent
+        .iter()
+        .zip(&replied)
+        .map(|(s, r)| r.saturating_sub(*s))
+        .collect();
     lat.sort();
+    after_reply.sort();
+    reply.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let pct = |p: f64| percentile(&lat, p);
     println!(
         "scenario  subscribers  entries  p50 ms   p99 ms   max ms   server-rss MiB (subscribed)"
@@ -349,19 +432,74 @@ fn latency(a: &Args, s: &Setup) {
         "latency   {:<12} {:<8} {:<8.2} {:<8.2} {:<8.2} {}",
         a.subscribers,
         count,
-        pct(0.5).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        ms(pct(0.5)),
+        ms(pct(0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
         rss_connected.map_or("-".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
     );
+    println!(
+        "at {:.0} appends/s: request → reply p50 {:.3} ms, p99 {:.3} ms; reply → delivery p50 {:.3} ms, p99 {:.3} ms",
+        a.rate,
+        ms(percentile(&reply, 0.5)),
+        ms(percentile(&reply, 0.99)),
+        ms(percentile(&after_reply, 0.5)),
+        ms(percentile(&after_reply, 0.99)),
+    );
+    // server CPU per delivered frame (the appends' own cost included), next to one bare
+    // loopback send() of a frame's size in the same run
+    let frames = (count * a.subscribers) as f64;
+    let cpu_per_frame_us = match (cpu0, cpu1) {
+        (Some(a0), Some(a1)) => Some((a1 - a0) as f64 * 10_000.0 / frames),
+        _ => None,
+    };
+    let send_us = bare_send_us(frame_bytes, 20_000);
+    if let Some(v) = cpu_per_frame_us {
+        println!(
+            "server CPU per delivered frame {v:.2} µs (appends included); one loopback send() of {frame_bytes} bytes {send_us:.2} µs"
+        );
+    }
     if let Some(path) = &a.json {
         let j = serde_json::json!({"scenario": "latency", "subscribers": a.subscribers, "entries": count,
-            "p50_ms": pct(0.5).as_secs_f64()*1e3, "p99_ms": pct(0.99).as_secs_f64()*1e3,
-            "max_ms": lat.last().copied().unwrap_or_default().as_secs_f64()*1e3,
+            "p50_ms": ms(pct(0.5)), "p99_ms": ms(pct(0.99)),
+            "max_ms": ms(lat.last().copied().unwrap_or_default()),
+            "rate": a.rate, "reply_p50_ms": ms(percentile(&reply, 0.5)), "reply_p99_ms": ms(percentile(&reply, 0.99)),
+            "after_reply_p50_ms": ms(percentile(&after_reply, 0.5)),
+            "server_cpu_per_frame_us": cpu_per_frame_us, "bare_send_us": send_us,
             "server_rss_kib": rss_connected});
         std::fs::write(path, j.to_string())
             .unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
     }
+}
+
+/// Mean time of one `send()` of `bytes` bytes over a loopback TCP connection whose other end
+/// a thread drains (`n` sends, bounded).
+fn bare_send_us(bytes: usize, n: usize) -> f64 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let addr = l.local_addr().expect("addr");
+    let total = bytes * n;
+    let reader = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut got = 0;
+        while got < total {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => got += k,
+            }
+        }
+    });
+    let mut w = TcpStream::connect(addr).expect("connect");
+    w.set_nodelay(true).ok();
+    let frame = vec![b'x'; bytes];
+    let t = Instant::now();
+    for _ in 0..n {
+        w.write_all(&frame).expect("send");
+    }
+    let took = t.elapsed();
+    drop(w);
+    reader.join().ok();
+    took.as_secs_f64() * 1e6 / n as f64
 }
 
 fn main() {
@@ -397,14 +535,39 @@ fn main() {
         purge::run(&a, &s, &server);
         return;
     }
+    // --one-channel: one process, submitted by one executor and assigned to the other
+    let shared = (a.scenario == "append" && a.one_channel).then(|| {
+        let mut c = Conn::new(&a.addr);
+        let p = call(&mut c, submit_msg(&s.colony, &["bench"]), &s.submitter);
+        call(
+            &mut c,
+            serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
+            &s.exec,
+        );
+        p["processid"].as_str().unwrap_or_default().to_string()
+    });
     // per client: pre-signed requests
     let mut prepared: Vec<Vec<Vec<u8>>> = Vec::new();
-    for _ in 0..a.clients {
+    for client in 0..a.clients {
         let mut reqs = Vec::with_capacity(a.count);
         match a.scenario.as_str() {
             "submit" | "cycle" => {
                 for _ in 0..a.count {
                     reqs.push(envelope(&submit_msg(&s.colony, &[]), &s.exec));
+                }
+            }
+            "append" if shared.is_some() => {
+                let pid = shared.clone().unwrap_or_default();
+                // submitter and executor alternate, client by client
+                let key = if client % 2 == 0 {
+                    &s.submitter
+                } else {
+                    &s.exec
+                };
+                let payload: Vec<u8> = (0..a.payload).map(|i| (i % 251) as u8).collect();
+                for i in 0..a.count {
+                    reqs.push(envelope(&serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"bench",
+                        "sequence":client * a.count + i,"payload":payload}), key));
                 }
             }
             "append" => {
@@ -437,6 +600,10 @@ fn main() {
         &serde_json::json!({"msgtype":"assignprocessmsg","colonyname":s.colony,"timeout":-1}),
         &s.exec,
     );
+    let syncs0 = a
+        .metrics
+        .as_deref()
+        .and_then(|m| scrape(m, "colonyd_syncs_total"));
     let cpu0 = a.server_pid.and_then(proc_cpu_ticks);
     let start = Instant::now();
     let handles: Vec<_> = prepared
@@ -480,6 +647,10 @@ fn main() {
         .collect();
     let elapsed = start.elapsed();
     let cpu1 = a.server_pid.and_then(proc_cpu_ticks);
+    let syncs1 = a
+        .metrics
+        .as_deref()
+        .and_then(|m| scrape(m, "colonyd_syncs_total"));
     lat.sort();
     let n = lat.len();
     let pct = |p: f64| percentile(&lat, p);
@@ -503,11 +674,18 @@ fn main() {
         cpu_per_op_ms.map_or("-".into(), |v| format!("{v:.3}")),
         rss.map_or("-".into(), |v| format!("{:.1}", v as f64 / 1024.0)),
     );
+    let syncs_per_op = match (syncs0, syncs1) {
+        (Some(a0), Some(a1)) => Some((a1 - a0) / n as f64),
+        _ => None,
+    };
+    if let Some(v) = syncs_per_op {
+        println!("syncs per operation: {v:.3}");
+    }
     if let Some(path) = a.json {
         let j = serde_json::json!({"scenario": a.scenario, "clients": a.clients, "ops": n, "ops_per_sec": ops,
             "p50_ms": pct(0.5).as_secs_f64()*1e3, "p99_ms": pct(0.99).as_secs_f64()*1e3,
             "max_ms": lat.last().copied().unwrap_or_default().as_secs_f64()*1e3,
-            "server_cpu_per_op_ms": cpu_per_op_ms, "server_rss_kib": rss});
+            "server_cpu_per_op_ms": cpu_per_op_ms, "server_rss_kib": rss, "syncs_per_op": syncs_per_op});
         std::fs::write(&path, j.to_string())
             .unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
     }
