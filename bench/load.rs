@@ -229,28 +229,23 @@ fn setup(addr: &str, server: &PrivateKey) -> Setup {
         serde_json::json!({"msgtype":"addcolonymsg","colony":{"colonyid":owner.id(),"name":colony}}),
         server,
     );
-    let exec = PrivateKey::generate();
-    call(
-        &mut c,
-        serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":exec.id(),"executorname":"bench","executortype":"bench","colonyname":colony}}),
-        &owner,
-    );
-    call(
-        &mut c,
-        serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench"}),
-        &owner,
-    );
-    let submitter = PrivateKey::generate();
-    call(
-        &mut c,
-        serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":submitter.id(),"executorname":"bench-submitter","executortype":"bench-submitter","colonyname":colony}}),
-        &owner,
-    );
-    call(
-        &mut c,
-        serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":"bench-submitter"}),
-        &owner,
-    );
+    // the executor type is its name: `bench` runs the bench processes, `bench-submitter` never
+    let mut approved = |name: &str| {
+        let key = PrivateKey::generate();
+        call(
+            &mut c,
+            serde_json::json!({"msgtype":"addexecutormsg","executor":{"executorid":key.id(),"executorname":name,"executortype":name,"colonyname":colony}}),
+            &owner,
+        );
+        call(
+            &mut c,
+            serde_json::json!({"msgtype":"approveexecutormsg","colonyname":colony,"executorname":name}),
+            &owner,
+        );
+        key
+    };
+    let exec = approved("bench");
+    let submitter = approved("bench-submitter");
     Setup {
         colony,
         exec,
