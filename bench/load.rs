@@ -543,6 +543,7 @@ fn main() {
     });
     // per client: pre-signed requests
     let mut prepared: Vec<Vec<Vec<u8>>> = Vec::new();
+    let payload: Vec<u8> = (0..a.payload).map(|i| (i % 251) as u8).collect();
     for client in 0..a.clients {
         let mut reqs = Vec::with_capacity(a.count);
         match a.scenario.as_str() {
@@ -559,7 +560,6 @@ fn main() {
                 } else {
                     &s.exec
                 };
-                let payload: Vec<u8> = (0..a.payload).map(|i| (i % 251) as u8).collect();
                 for i in 0..a.count {
                     reqs.push(envelope(&serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"bench",
                         "sequence":client * a.count + i,"payload":payload}), key));
@@ -577,7 +577,6 @@ fn main() {
                         &s.exec,
                     );
                 }
-                let payload: Vec<u8> = (0..a.payload).map(|i| (i % 251) as u8).collect();
                 for i in 0..a.count {
                     let pid = &pids[i % pids.len()];
                     reqs.push(envelope(&serde_json::json!({"msgtype":"channelappendmsg","processid":pid,"name":"bench",

@@ -134,12 +134,10 @@ impl PrivateKey {
         let (rid, rs) = context()
             .sign_ecdsa_recoverable(msg, &self.0)
             .serialize_compact();
-        let mut out = [0u8; 65];
-        let (head, tail) = out.split_at_mut(64);
-        head.copy_from_slice(&rs);
+        let mut out = Vec::with_capacity(65);
+        out.extend_from_slice(&rs);
         // a recovery id is 0..=3
-        let v = u8::try_from(i32::from(rid)).unwrap_or(0);
-        tail.fill(v);
+        out.push(u8::try_from(i32::from(rid)).unwrap_or(0));
         hex::encode(out)
     }
 }
