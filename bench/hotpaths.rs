@@ -218,7 +218,7 @@ fn store_append_and_read(c: &mut Criterion) {
 }
 
 fn fanout(c: &mut Criterion) {
-    let frame = vec![b'f'; 200];
+    let frame: bytes::Bytes = vec![b'f'; 200].into();
     let mut g = c.benchmark_group("fanout_publish_and_read");
     for readers in [1usize, 100, 1000] {
         g.throughput(Throughput::Elements(readers as u64));
@@ -226,11 +226,11 @@ fn fanout(c: &mut Criterion) {
             BenchmarkId::from_parameter(readers),
             &readers,
             |b, &readers| {
-                let ring = Ring::new(64, 2048, 0);
+                let ring = Ring::new(64, 0);
                 let mut pos = 0u64;
-                let mut buf = Vec::with_capacity(2048);
+                let mut buf = None;
                 b.iter(|| {
-                    ring.publish(pos, Some(&frame));
+                    ring.publish(pos, Some(frame.clone()));
                     for _ in 0..readers {
                         let r = ring.read(pos, &mut buf);
                         debug_assert_eq!(r, Read::Ready);

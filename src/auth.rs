@@ -106,6 +106,25 @@ pub fn may_use_channels(p: &Process, signer: &str) -> bool {
     p.initiatorid == signer || (p.isassigned && p.assignedexecutorid == signer)
 }
 
+/// [`may_use_channels`] inside the writer, as of the operation's view: reads the process's
+/// channel writers record ([`crate::store::keys::channel_writers`]), falling back to the
+/// process itself for a process stored before that record existed. A process that is gone
+/// is "not found".
+pub fn may_write_channels(
+    txn: &crate::store::writer::Txn<'_>,
+    pid: &str,
+    signer: &str,
+) -> Result<bool, ApiError> {
+    use crate::store::keys;
+    if let Some(v) = txn.store.channels.get(keys::channel_writers(pid))? {
+        return Ok(keys::may_write_channels(&v, signer));
+    }
+    let p = txn
+        .process(pid)?
+        .ok_or_else(|| ApiError::not_found("Process not found"))?;
+    Ok(may_use_channels(&p, signer))
+}
+
 /// Common checks of append, read and subscribe: process, membership, declared channel,
 /// channel authorization. `verb` is `write to`, `read from` or `subscribe to`.
 pub fn channel(

@@ -175,7 +175,7 @@ impl Events {
                 Effect::Resumed => wake_assigners = true,
                 Effect::ChannelAppended { cid, pos, record } => {
                     let frame = record.as_deref().and_then(|r| frame_of(*cid, *pos, r));
-                    self.fanout.publish(*cid, *pos, frame.as_deref());
+                    self.fanout.publish(*cid, *pos, frame.map(Into::into));
                 }
                 Effect::ChannelClosed { cid } => self.fanout.close(*cid),
             }

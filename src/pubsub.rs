@@ -21,12 +21,13 @@ use crate::channels::log::{self as chlog, ChannelMeta};
 use crate::channels::wire;
 use crate::events::Transition;
 use crate::fanout::ring::Read;
+use crate::fanout::Frame;
 use crate::protocol::msgs::{ChannelCursorMsg, SubscribeProcessMsg};
 use crate::protocol::types::{state as pstate, Process};
 use crate::protocol::{ApiError, Endpoint, PayloadType, Reply, Request, RequestEnvelope};
 use crate::state::ServerState;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use async_tungstenite::tungstenite::Message;
+use async_tungstenite::tungstenite::{Message, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use futures_lite::{AsyncRead, AsyncWrite, FutureExt, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,7 +67,8 @@ const OUT_QUEUE: usize = 16;
 const MAX_IN_FRAME: usize = 64 * 1024;
 
 enum Out {
-    Frame(Vec<u8>),
+    /// A frame to send: shared with every other subscriber of the same entry.
+    Frame(Frame),
     Close,
 }
 
@@ -133,7 +135,8 @@ pub async fn session<S>(
                         "too many subscriptions on this connection (at most {})",
                         cfg.max_subscriptions
                     ));
-                    if !send_now(&mut ws, Reply::error(&e).to_json(), cfg.write_timeout).await {
+                    let frame = Reply::error(&e).to_json().into();
+                    if !send_now(&mut ws, frame, cfg.write_timeout).await {
                         break;
                     }
                     continue;
@@ -210,12 +213,12 @@ where
         .await
 }
 
-async fn send_now<S>(ws: &mut WebSocketStream<S>, frame: Vec<u8>, timeout: Duration) -> bool
+async fn send_now<S>(ws: &mut WebSocketStream<S>, frame: Frame, timeout: Duration) -> bool
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match String::from_utf8(frame) {
-        Ok(text) => send_msg(ws, Message::text(text), timeout).await,
+    match Utf8Bytes::try_from(frame) {
+        Ok(text) => send_msg(ws, Message::Text(text), timeout).await,
         Err(e) => {
             // frames are JSON we encoded: cannot happen
             debug_assert!(false, "frame is not UTF-8: {e}");
@@ -225,8 +228,8 @@ where
     }
 }
 
-async fn emit(out: &Outbox, frame: Vec<u8>) -> bool {
-    out.send(Out::Frame(frame)).await.is_ok()
+async fn emit(out: &Outbox, frame: impl Into<Frame>) -> bool {
+    out.send(Out::Frame(frame.into())).await.is_ok()
 }
 
 async fn emit_error(out: &Outbox, e: &ApiError) -> bool {
@@ -292,46 +295,55 @@ async fn subscribe_channel(
     crate::auth::channel(store, &m.processid, &m.name, signer, "subscribe to")?;
     let deadline = deadline_for(m.timeout, 30, cfg);
     let page_bytes = store.channel_policy.page_bytes;
-    let mut meta = current_meta(state, &m.processid, &m.name)?
+    let (mut meta, mut end) = current_meta(state, &m.processid, &m.name)?
         .ok_or_else(|| ApiError::not_found("Channel not found"))?;
-    let sub = state.events.fanout.subscribe(meta.cid, meta.next_pos);
+    let sub = state.events.fanout.subscribe(meta.cid, end);
     let mut cursor = u64::try_from(m.afterseq).unwrap_or(0);
-    let mut buf = Vec::new();
+    let mut frame = None;
     // metadata removed (the history was dropped): what `meta` points at is all there is
     let mut gone = false;
+    // entries made durable between the first look and the subscription reached no ring: one
+    // more look once the ring exists finds them; every later entry is published into it
+    let mut looked_since_subscribing = false;
     loop {
         // the listener first, then the checks: a publish after them wakes us (no missed wake-up)
         let listener = sub.feed.listen();
-        // a live subscriber is served from the ring: one copy per entry, no storage read
-        let read = sub.feed.ring.read(cursor, &mut buf);
-        if read == Read::Ready {
-            if !emit(out, std::mem::take(&mut buf)).await {
+        // a live subscriber is served from the ring: the shared frame, no copy, no storage
+        // read
+        let read = sub.feed.ring.read(cursor, &mut frame);
+        if let Some(f) = frame.take() {
+            if !emit(out, f).await {
                 return Ok(());
             }
             cursor += 1;
             continue;
         }
-        // not in the ring (backlog, lag, an oversize entry, entries made durable before the
-        // ring existed) or nothing new: the durable snapshot knows
-        match current_meta(state, &m.processid, &m.name)? {
-            Some(fresh) => meta = fresh,
-            None => gone = true,
-        }
-        if cursor < meta.next_pos {
-            match disk_page(state, &meta, cursor, page_bytes)? {
-                Some((frame, n)) => {
-                    if !emit(out, frame).await {
-                        return Ok(());
+        let behind = matches!(read, Read::Lagged | Read::Oversize);
+        if behind || cursor < end || !looked_since_subscribing || read == Read::Closed {
+            // not in the ring (backlog, lag, an oversize entry, entries made durable before
+            // the ring existed) or the channel closed: the durable snapshot knows
+            looked_since_subscribing = true;
+            match current_meta(state, &m.processid, &m.name)? {
+                Some((fresh, e)) => (meta, end) = (fresh, e),
+                None => gone = true,
+            }
+            if cursor < end {
+                match disk_page(state, &meta, cursor, page_bytes)? {
+                    Some((frame, n)) => {
+                        if !emit(out, frame).await {
+                            return Ok(());
+                        }
+                        cursor += n;
+                        continue;
                     }
-                    cursor += n;
-                    continue;
+                    None => break, // entries gone (segment dropped): nothing more to send
                 }
-                None => break, // entries gone (segment dropped): nothing more to send
             }
         }
         if gone || meta.closed_at != 0 || read == Read::Closed {
             break; // every entry appended before the close was sent
         }
+        // caught up: wait without touching storage
         if wait(listener, deadline, state).await != Wake::Notified {
             break;
         }
@@ -356,17 +368,21 @@ async fn subscribe_channel(
     Ok(())
 }
 
-/// The channel's metadata as of the latest durable snapshot.
+/// The channel's metadata and the end of its log as of the latest durable snapshot.
 /// A read or decode failure is an error (the subscriber gets a 500 frame), never "gone".
 fn current_meta(
     state: &ServerState,
     pid: &str,
     name: &str,
-) -> Result<Option<ChannelMeta>, ApiError> {
+) -> Result<Option<(ChannelMeta, u64)>, ApiError> {
     let snap = state.store.durable();
     use fjall::Readable;
     match snap.get(&state.store.channels, chlog::meta_key(pid, name))? {
-        Some(raw) => Ok(Some(crate::store::decode(&raw)?)),
+        Some(raw) => {
+            let meta: ChannelMeta = crate::store::decode(&raw)?;
+            let end = chlog::end(&state.store, &snap, &meta)?;
+            Ok(Some((meta, end)))
+        }
         None => Ok(None),
     }
 }

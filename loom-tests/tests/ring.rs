@@ -10,7 +10,11 @@
 
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
-use loom_tests::ring::{Read, Ring};
+use loom_tests::ring::{Read, Ring as Generic};
+
+/// Frames as production shares them: a reference-counted immutable buffer.
+type Frame = std::sync::Arc<Vec<u8>>;
+type Ring = Generic<Frame>;
 
 /// event-listener's contract: a notification after `listen()` wakes that listener.
 struct Notifier {
@@ -53,12 +57,16 @@ fn consume(ring: &Ring, notifier: &Notifier, start: u64) -> (Vec<u64>, Vec<u64>)
     let mut from_ring = Vec::new();
     let mut from_disk = Vec::new();
     let mut cursor = start;
-    let mut buf = Vec::new();
+    let mut buf: Option<Frame> = None;
     loop {
         let seen = notifier.listen();
         match ring.read(cursor, &mut buf) {
             Read::Ready => {
-                assert_eq!(buf, payload(cursor), "torn or misplaced entry at {cursor}");
+                assert_eq!(
+                    buf.as_deref(),
+                    Some(&payload(cursor)),
+                    "torn or misplaced entry at {cursor}"
+                );
                 from_ring.push(cursor);
                 cursor += 1;
             }
@@ -74,7 +82,7 @@ fn consume(ring: &Ring, notifier: &Notifier, start: u64) -> (Vec<u64>, Vec<u64>)
 
 fn produce(ring: &Ring, notifier: &Notifier, positions: std::ops::Range<u64>) {
     for p in positions {
-        ring.publish(p, Some(&payload(p)));
+        ring.publish(p, Some(std::sync::Arc::new(payload(p))));
         notifier.notify();
     }
     ring.close();
@@ -96,7 +104,7 @@ fn check_complete(from_ring: &[u64], from_disk: &[u64], start: u64, end: u64) {
 fn publish_read_and_wrap_around() {
     loom::model(|| {
         // 2 slots, 3 entries: the third overwrites the first
-        let ring = Arc::new(Ring::new(2, 16, 0));
+        let ring = Arc::new(Ring::new(2, 0));
         let n = Arc::new(Notifier::new());
         let (r2, n2) = (ring.clone(), n.clone());
         let producer = thread::spawn(move || produce(&r2, &n2, 0..3));
@@ -109,7 +117,7 @@ fn publish_read_and_wrap_around() {
 #[test]
 fn two_readers_at_different_cursors() {
     loom::model(|| {
-        let ring = Arc::new(Ring::new(2, 16, 0));
+        let ring = Arc::new(Ring::new(2, 0));
         let n = Arc::new(Notifier::new());
         let (r2, n2) = (ring.clone(), n.clone());
         let producer = thread::spawn(move || produce(&r2, &n2, 0..2));
@@ -127,7 +135,7 @@ fn two_readers_at_different_cursors() {
 fn lagging_reader_is_told_to_read_from_disk_not_given_wrong_data() {
     loom::model(|| {
         // one slot: every publish overwrites the previous entry
-        let ring = Arc::new(Ring::new(1, 16, 0));
+        let ring = Arc::new(Ring::new(1, 0));
         let n = Arc::new(Notifier::new());
         let (r2, n2) = (ring.clone(), n.clone());
         let producer = thread::spawn(move || produce(&r2, &n2, 0..3));
@@ -142,18 +150,19 @@ fn ring_started_late_and_oversize_entries_go_to_disk() {
     loom::model(|| {
         // the ring starts at position 5 (a subscriber arrived then); an entry too large for a
         // slot is published as a marker
-        let ring = Arc::new(Ring::new(2, 16, 5));
+        let ring = Arc::new(Ring::new(2, 5));
         let n = Arc::new(Notifier::new());
         let (r2, n2) = (ring.clone(), n.clone());
         let producer = thread::spawn(move || {
-            r2.publish(5, Some(&payload(5)));
+            r2.publish(5, Some(std::sync::Arc::new(payload(5))));
             n2.notify();
-            r2.publish(6, Some(&[0u8; 40]));
+            // too large to keep: published as a marker
+            r2.publish(6, None);
             n2.notify();
             r2.close();
             n2.notify();
         });
-        let mut buf = Vec::new();
+        let mut buf: Option<Frame> = None;
         // positions before the ring's start are never in it
         assert_eq!(ring.read(4, &mut buf), Read::Lagged);
         let mut cursor = 5;
@@ -162,7 +171,7 @@ fn ring_started_late_and_oversize_entries_go_to_disk() {
             let seen = n.listen();
             match ring.read(cursor, &mut buf) {
                 Read::Ready => {
-                    assert_eq!(buf, payload(cursor));
+                    assert_eq!(buf.as_deref(), Some(&payload(cursor)));
                     cursor += 1;
                 }
                 Read::Oversize => {
@@ -184,12 +193,12 @@ fn ring_started_late_and_oversize_entries_go_to_disk() {
 #[test]
 fn subscriber_drop_never_blocks_the_producer() {
     loom::model(|| {
-        let ring = Arc::new(Ring::new(2, 16, 0));
+        let ring = Arc::new(Ring::new(2, 0));
         let n = Arc::new(Notifier::new());
         let (r2, n2) = (ring.clone(), n.clone());
         // a subscriber reads at most one entry and goes away
         let quitter = thread::spawn(move || {
-            let mut buf = Vec::new();
+            let mut buf: Option<Frame> = None;
             let _ = r2.read(0, &mut buf);
             drop(r2);
             drop(n2);
@@ -204,17 +213,17 @@ fn subscriber_drop_never_blocks_the_producer() {
 #[test]
 fn close_after_last_publish_is_never_seen_before_it() {
     loom::model(|| {
-        let ring = Arc::new(Ring::new(4, 16, 0));
+        let ring = Arc::new(Ring::new(4, 0));
         let r2 = ring.clone();
         let producer = thread::spawn(move || {
-            r2.publish(0, Some(&payload(0)));
+            r2.publish(0, Some(std::sync::Arc::new(payload(0))));
             r2.close();
         });
-        let mut buf = Vec::new();
+        let mut buf: Option<Frame> = None;
         // whenever the reader sees Closed for position 1, position 0 must be readable
         if ring.read(1, &mut buf) == Read::Closed {
             assert_eq!(ring.read(0, &mut buf), Read::Ready);
-            assert_eq!(buf, payload(0));
+            assert_eq!(buf.as_deref(), Some(&payload(0)));
         }
         producer.join().unwrap();
     });

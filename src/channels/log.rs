@@ -11,9 +11,15 @@
 //! | `r‖seg(u32 BE)‖cid(u64 BE)` | empty: channel `cid` has entries in segment `seg` |
 //! | `x‖expires(i64, sign-flipped BE)‖cid(u64 BE)` | empty: retention expiry of a closed channel |
 //! | `g‖seg(u32 BE)` | creation time of segment `seg` (i64 BE ns) |
+//! | `w‖pid` | who may write to the process's channels: `initiatorid\0assignedexecutorid` (written with the process record, [`crate::store::keys::channel_writers`]) |
 //!
 //! `meta` keyspace: `next-cid` (u64 BE, the next channel ID), `channel-bytes` (u64 BE, payload
-//! bytes held by live channels, for the disk budget).
+//! bytes held by live channels, for the disk budget; written once per group commit, see
+//! [`crate::store::tails`]).
+//!
+//! [`ChannelMeta::next_pos`] and [`ChannelMeta::bytes`] are a checkpoint, rewritten every
+//! [`tails::CHECKPOINT_ENTRIES`] entries, at a new segment and at close (exact from then on);
+//! the log's end is found from its last key ([`end`]), the writer keeps it in memory.
 //!
 //! Segment keyspace `seg-<hex>`: `cid(u64 BE)‖pos(u64 BE)` → [`Entry`] (postcard, version byte).
 //!
@@ -24,6 +30,7 @@
 
 use crate::protocol::ApiError;
 use crate::store::segments::segment_key;
+use crate::store::tails::{self, Tail};
 use crate::store::writer::Txn;
 use crate::store::ChannelPolicy;
 use crate::store::{self, decode, keys, Store};
@@ -42,9 +49,10 @@ pub struct ChannelMeta {
     pub processid: String,
     /// Declared name.
     pub name: String,
-    /// Position the next entry gets (= number of entries).
+    /// Position the next entry got when this record was written (a checkpoint: entries may
+    /// follow it, see [`end`]; exact once the channel is closed).
     pub next_pos: u64,
-    /// Payload bytes stored.
+    /// Payload bytes stored as of the checkpoint.
     pub bytes: u64,
     /// When the process finished (0 while open).
     pub closed_at: i64,
@@ -187,6 +195,10 @@ pub fn load(store: &Store, pid: &str, name: &str) -> Result<Option<ChannelMeta>,
 }
 
 /// Appends one entry; returns its position. The caller has checked authorization.
+///
+/// Writes the entry and nothing else, except a metadata checkpoint every
+/// [`tails::CHECKPOINT_ENTRIES`] entries or [`tails::CHECKPOINT_BYTES`] bytes and when the
+/// channel starts a new segment (see [`crate::store::tails`]).
 pub fn append(
     txn: &mut Txn<'_>,
     pid: &str,
@@ -200,37 +212,107 @@ pub fn append(
     if meta.closed_at != 0 {
         return Err(ApiError::not_found("Channel not found"));
     }
-    if policy.max_entries > 0 && meta.next_pos >= policy.max_entries {
+    let tail = tail(txn, &meta)?;
+    if policy.max_entries > 0 && tail.next_pos >= policy.max_entries {
         return Err(ApiError::insufficient_storage("channel log is full"));
     }
     let len = entry.payload.len() as u64;
-    let total = get_u64(txn.store, b"channel-bytes")?;
-    if policy.disk_budget > 0 && total + len > policy.disk_budget {
+    if policy.disk_budget > 0 && txn.channel_bytes() + len > policy.disk_budget {
         return Err(ApiError::insufficient_storage(format!(
             "channel disk budget of {} bytes is used up (--channel-disk-budget); remove finished processes or raise the budget",
             policy.disk_budget
         )));
     }
     let (seg, ks) = current_segment(txn, policy)?;
-    let pos = meta.next_pos;
+    let pos = tail.next_pos;
     let bytes = crate::store::encode(entry)?;
     let record = txn.is_watched(meta.cid).then(|| bytes.clone());
     txn.put_raw(&ks, entry_key(meta.cid, pos).to_vec(), bytes);
+    let tail = Tail {
+        next_pos: pos + 1,
+        bytes: tail.bytes + len,
+    };
     let chans = txn.store.channels.clone();
-    if !meta.segments.contains(&seg) {
+    let new_segment = !meta.segments.contains(&seg);
+    if new_segment {
         meta.segments.push(seg);
         txn.put_raw(&chans, ref_key(seg, meta.cid), Vec::new());
     }
-    meta.next_pos += 1;
-    meta.bytes += len;
-    txn.put(&chans, meta_key(pid, name), &meta)?;
-    put_u64(txn, b"channel-bytes", total + len);
+    if new_segment
+        || tail.next_pos - meta.next_pos >= tails::CHECKPOINT_ENTRIES
+        || tail.bytes.saturating_sub(meta.bytes) >= tails::CHECKPOINT_BYTES
+    {
+        meta.next_pos = tail.next_pos;
+        meta.bytes = tail.bytes;
+        txn.put(&chans, meta_key(pid, name), &meta)?;
+    }
+    txn.set_tail(meta.cid, Some(tail));
+    txn.add_channel_bytes(i64::try_from(len).unwrap_or(i64::MAX));
     txn.emit(crate::store::writer::Effect::ChannelAppended {
         cid: meta.cid,
         pos,
         record,
     });
     Ok(pos)
+}
+
+/// The channel's tail as the writer sees it: from memory, or derived from its checkpoint and
+/// the entries stored after it (once after a start; remembered from then on).
+fn tail(txn: &mut Txn<'_>, meta: &ChannelMeta) -> Result<Tail, ApiError> {
+    if let Some(t) = txn.tail(meta.cid) {
+        return Ok(t);
+    }
+    let mut t = Tail {
+        next_pos: meta.next_pos,
+        bytes: meta.bytes,
+    };
+    // relocation can leave a channel's positions interleaved across segments: pass over them
+    // until a pass finds nothing more
+    loop {
+        let before = t.next_pos;
+        for seg in &meta.segments {
+            let Some(ks) = txn.store.segments.get(*seg) else {
+                continue;
+            };
+            let lo = entry_key(meta.cid, t.next_pos);
+            let hi = entry_key(meta.cid, u64::MAX);
+            for g in ks.range(lo..hi) {
+                let (k, v) = g.into_inner()?;
+                match parse_entry_key(&k) {
+                    Some((_, pos)) if pos == t.next_pos => {
+                        let e: Entry = decode(&v)?;
+                        t.next_pos += 1;
+                        t.bytes += e.payload.len() as u64;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        if t.next_pos == before {
+            break;
+        }
+    }
+    txn.set_tail(meta.cid, Some(t));
+    Ok(t)
+}
+
+/// One past the last entry of a channel as `view` (a snapshot or the latest state) holds it.
+pub fn end(store: &Store, view: &impl Readable, meta: &ChannelMeta) -> Result<u64, store::Error> {
+    let mut end = meta.next_pos;
+    for seg in &meta.segments {
+        let Some(ks) = store.segments.get(*seg) else {
+            continue;
+        };
+        let lo = entry_key(meta.cid, end);
+        let hi = entry_key(meta.cid, u64::MAX);
+        if let Some(g) = view.range(&ks, lo..hi).next_back() {
+            let k = g.key()?;
+            if let Some((_, pos)) = parse_entry_key(&k) {
+                end = end.max(pos + 1);
+            }
+        }
+    }
+    Ok(end)
 }
 
 /// The segment appends go to, starting a new one when the current one is too old.
@@ -281,6 +363,11 @@ pub fn close_process(txn: &mut Txn<'_>, pid: &str, policy: &ChannelPolicy) -> Re
         if keep_for <= 0 {
             delete(txn, &m)?;
         } else {
+            // a closed channel's metadata is exact: it never grows again
+            let t = tail(txn, &m)?;
+            m.next_pos = t.next_pos;
+            m.bytes = t.bytes;
+            txn.set_tail(m.cid, None);
             m.closed_at = txn.now;
             m.expires_at = txn.now.saturating_add(keep_for);
             txn.put_raw(&chans, expiry_key(m.expires_at, m.cid), Vec::new());
@@ -313,8 +400,9 @@ fn delete(txn: &mut Txn<'_>, m: &ChannelMeta) -> Result<(), ApiError> {
     if m.expires_at != 0 {
         txn.remove(&chans, expiry_key(m.expires_at, m.cid));
     }
-    let total = get_u64(txn.store, b"channel-bytes")?;
-    put_u64(txn, b"channel-bytes", total.saturating_sub(m.bytes));
+    let bytes = tail(txn, m)?.bytes;
+    txn.add_channel_bytes(-i64::try_from(bytes).unwrap_or(i64::MAX));
+    txn.set_tail(m.cid, None);
     Ok(())
 }
 
@@ -421,10 +509,6 @@ pub fn read_entries(
     limit: usize,
     max_bytes: usize,
 ) -> Result<Vec<(u64, Entry)>, ApiError> {
-    let end = meta.next_pos;
-    if from >= end {
-        return Ok(Vec::new());
-    }
     let want = if limit == 0 { usize::MAX } else { limit };
     let mut out: Vec<(u64, Entry)> = Vec::new();
     for seg in &meta.segments {
@@ -434,7 +518,7 @@ pub fn read_entries(
         let mut bytes = 0usize;
         let mut taken = 0usize;
         let lo = entry_key(meta.cid, from);
-        let hi = entry_key(meta.cid, end);
+        let hi = entry_key(meta.cid, u64::MAX);
         for g in snap.range(&ks, lo..hi) {
             if taken >= want || (taken > 0 && bytes >= max_bytes) {
                 break;
@@ -626,6 +710,69 @@ mod tests {
     }
 
     #[test]
+    fn tail_and_byte_total_come_back_from_the_checkpoint_and_the_entries_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = ChannelPolicy::default();
+        let pid = "t".repeat(64);
+        let n = tails::CHECKPOINT_ENTRIES + 7;
+        let entry_bytes = |i: u64| entry(i).payload.len() as u64;
+        let total = |upto: u64| (0..upto).map(entry_bytes).sum::<u64>();
+        {
+            let (store, w, h) = open(dir.path(), &policy);
+            let (p, pol) = (pid.clone(), policy.clone());
+            run(&w, move |txn| {
+                create_for_process(txn, &p, &["a".into(), "b".into()], &pol)
+            });
+            for i in 0..n {
+                let (p, pol) = (pid.clone(), policy.clone());
+                run(&w, move |txn| append(txn, &p, "a", &entry(i), &pol));
+            }
+            // the stored metadata is a checkpoint, not rewritten per append: written at the
+            // first append (its segment) and CHECKPOINT_ENTRIES later
+            let meta = load(&store, &pid, "a").unwrap().unwrap();
+            let at = tails::CHECKPOINT_ENTRIES + 1;
+            assert_eq!(meta.next_pos, at);
+            assert_eq!(meta.bytes, total(at));
+            assert_eq!(end(&store, &store.durable(), &meta).unwrap(), n);
+            assert_eq!(store.tails.total(), total(n));
+            w.close();
+            h.join().unwrap();
+        }
+        // reopened: the tail is derived, the total was persisted with the last group
+        let (store, w, h) = open(dir.path(), &policy);
+        assert_eq!(store.tails.total(), total(n));
+        assert!(store
+            .tails
+            .get(load(&store, &pid, "a").unwrap().unwrap().cid)
+            .is_none());
+        let (p, pol) = (pid.clone(), policy.clone());
+        let pos = run(&w, move |txn| append(txn, &p, "a", &entry(n), &pol));
+        assert_eq!(pos, n);
+        let (p, pol) = (pid.clone(), policy.clone());
+        run(&w, move |txn| append(txn, &p, "b", &entry(0), &pol));
+        let got = read_all(&store, &pid, "a").unwrap();
+        assert_eq!(got.len() as u64, n + 1);
+        assert!(got.iter().enumerate().all(|(i, (p, _))| *p == i as u64));
+        assert_eq!(store.tails.total(), total(n + 1) + entry_bytes(0));
+        // closing writes the exact tail; removing every channel frees every byte
+        let (p, mut pol) = (pid.clone(), policy.clone());
+        pol.retention_ns = 1_000_000_000_000;
+        run(&w, move |txn| close_process(txn, &p, &pol));
+        let meta = load(&store, &pid, "a").unwrap().unwrap();
+        assert_eq!((meta.next_pos, meta.bytes), (n + 1, total(n + 1)));
+        let p = pid.clone();
+        run(&w, move |txn| delete_process(txn, &p));
+        assert_eq!(store.tails.total(), 0);
+        w.close();
+        h.join().unwrap();
+        drop(store);
+        let (store, w, h) = open(dir.path(), &policy);
+        assert_eq!(store.tails.total(), 0, "the freed total was persisted");
+        w.close();
+        h.join().unwrap();
+    }
+
+    #[test]
     fn close_without_retention_removes_at_once_and_unknown_channel_is_none() {
         let dir = tempfile::tempdir().unwrap();
         let policy = ChannelPolicy::default();
@@ -647,7 +794,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.status, 404);
-        assert_eq!(get_u64(&store, b"channel-bytes").unwrap(), 0);
+        assert_eq!(store.tails.total(), 0);
         w.close();
         h.join().unwrap();
     }

@@ -2,15 +2,18 @@
 //! appender ever waiting on one.
 //!
 //! A channel that has subscribers has a [`Feed`]: a lock-free [`ring::Ring`] holding its
-//! recent entries (already encoded as the WebSocket frame every subscriber sends) and an
+//! recent entries, each one shared immutable buffer ([`Frame`]) already encoded as the
+//! WebSocket frame every subscriber writes as is (a subscriber clones the handle, never the
+//! bytes), and an
 //! event that wakes subscribers. The storage writer publishes into the ring after the sync
 //! that made an entry durable ([`Fanout::publish`]), so subscribers only ever see durable
 //! entries. A subscriber reads at its own cursor; if it falls behind the ring (or an entry was
 //! too large for a slot), it reads that stretch from the on-disk log and rejoins the ring when
 //! it catches up. It is never dropped and holds no queue of its own.
 //!
-//! Memory: a feed is `slots × slot_bytes` (default 64 × 2 KiB = 128 KiB) and exists only
-//! while the channel has subscribers. The map of feeds is a small mutex-protected table,
+//! Memory: a feed holds at most `slots` frames of at most `max_frame` bytes each (default
+//! 64 × 2 KiB = 128 KiB; only what was published is allocated) and exists only while the
+//! channel has subscribers. The map of feeds is a small mutex-protected table,
 //! touched only when a subscription starts or ends and once per published group.
 
 pub mod ring;
@@ -21,20 +24,23 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// One entry's subscription frame, shared by every subscriber that writes it.
+pub type Frame = bytes::Bytes;
+
 /// Ring geometry.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedSize {
     /// Slots per ring.
     pub slots: usize,
-    /// Bytes per slot (larger frames are read from disk).
-    pub slot_bytes: usize,
+    /// Largest frame a ring keeps (larger ones are read from disk).
+    pub max_frame: usize,
 }
 
 impl Default for FeedSize {
     fn default() -> FeedSize {
         FeedSize {
             slots: 64,
-            slot_bytes: 2048,
+            max_frame: 2048,
         }
     }
 }
@@ -42,7 +48,7 @@ impl Default for FeedSize {
 /// The live side of one channel.
 pub struct Feed {
     /// Recent entries as encoded frames.
-    pub ring: Ring,
+    pub ring: Ring<Frame>,
     event: Event,
     subscribers: AtomicUsize,
 }
@@ -103,7 +109,7 @@ impl Fanout {
             .entry(cid)
             .or_insert_with(|| {
                 Arc::new(Feed {
-                    ring: Ring::new(self.size.slots, self.size.slot_bytes, durable_next),
+                    ring: Ring::new(self.size.slots, durable_next),
                     event: Event::new(),
                     subscribers: AtomicUsize::new(0),
                 })
@@ -124,12 +130,13 @@ impl Fanout {
 
     /// Publishes a durable entry (writer thread, after the sync). `frame` is the encoded
     /// WebSocket frame, or `None` when it was not encoded (subscriber arrived meanwhile):
-    /// readers then fetch it from disk.
-    pub fn publish(&self, cid: u64, pos: u64, frame: Option<&[u8]>) {
+    /// readers then fetch it from disk, as they do for a frame over `max_frame`.
+    pub fn publish(&self, cid: u64, pos: u64, frame: Option<Frame>) {
         let feed = self.lock().get(&cid).cloned();
         if let Some(feed) = feed {
             if pos >= feed.ring.head() {
-                feed.ring.publish(pos, frame);
+                let max = self.size.max_frame;
+                feed.ring.publish(pos, frame.filter(|f| f.len() <= max));
             }
             feed.event.notify(usize::MAX);
         }

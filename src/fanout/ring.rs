@@ -1,35 +1,44 @@
 //! A lock-free, fixed-size broadcast ring: one producer publishes channel entries by position,
-//! any number of readers copy them out at their own cursors. No locks, no allocation after
-//! construction, no I/O and no async runtime: this file is compiled on its own by
-//! `loom-tests/` with `--cfg loom`, where the atomics below become loom's.
+//! any number of readers take them at their own cursors. Each entry is one shared, immutable
+//! frame (`T`, in production a reference-counted buffer): a reader gets a clone of the handle,
+//! never a copy of the bytes, so every live subscriber writes the same buffer to its socket.
+//! No thread ever waits for another, no allocation after construction, no I/O and no async
+//! runtime: this file is compiled on its own by `loom-tests/` with `--cfg loom`, where the
+//! atomics and the slot mutex below become loom's.
 //!
-//! Each slot is a seqlock. Every access to slot data is atomic, so a reader racing with the
-//! producer is never a data race; a reader that lost the race sees its stamp change and reports
-//! [`Read::Lagged`] (it then reads the entry from the on-disk log instead).
+//! Each slot is a seqlock stamp plus a mutex holding the frame handle, taken only with
+//! `try_lock` and only long enough to swap or clone a handle. A reader that loses a race with
+//! the producer (stamp changed, or the slot momentarily held) reports [`Read::Lagged`] and
+//! reads the entry from the on-disk log instead; a producer that finds the slot held by a
+//! reader leaves its stamp odd, so that position reads as lagged too. Nobody blocks.
 //!
 //! Protocol (position `p` lives in slot `p % slots`):
-//! * producer: `stamp ← 2p+1` (writing); `len` and data words stored with `Release`;
-//!   `stamp ← 2p+2` (`Release`); then `head ← p+1` (`Release`).
+//! * producer: `stamp ← 2p+1`; under `try_lock`, frame ← the new handle, then (only if the
+//!   lock was had) `stamp ← 2p+2` (`Release`); then `head ← p+1` (`Release`).
 //! * reader of `p`: if `p ≥ head` the entry is not published yet ([`Read::Pending`], or
 //!   [`Read::Closed`] after [`Ring::close`]); else `s1 ← stamp` (`Acquire`), which must equal
-//!   `2p+2`; copy `len` and words (`Acquire`); `s2 ← stamp`; `s1 == s2` means the copy is whole.
-//!   Reading any word the producer stored for a later position synchronizes with that store,
-//!   which comes after the producer's `2q+1` stamp store, so `s2` cannot still be `2p+2`.
+//!   `2p+2`; under `try_lock` clone the handle; `s2 ← stamp`; `s1 == s2` means the handle is
+//!   position `p`'s. A handle the producer stored for a later position `q` was stored after
+//!   its `2q+1` stamp, and the mutex orders that store before the reader's `s2` load, so `s2`
+//!   cannot still be `2p+2`.
 //!
-//! Entries longer than a slot are published as [`Read::Oversize`] markers: the position
+//! Entries published without a frame (too large to keep, or not framed because the channel
+//! had no subscribers when it was written) are [`Read::Oversize`] markers: the position
 //! exists, the bytes must come from disk.
 
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::Mutex;
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-const OVERSIZE: u64 = u64::MAX;
+#[cfg(not(loom))]
+use std::sync::Mutex;
 
 /// Result of reading one position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Read {
-    /// The entry's bytes were copied into the buffer.
+    /// The entry's frame was handed out.
     Ready,
     /// The entry exists but is not held in the ring (too large, or published before the ring
     /// existed): read it from disk.
@@ -42,29 +51,26 @@ pub enum Read {
     Closed,
 }
 
-struct Slot {
+struct Slot<T> {
     stamp: AtomicU64,
-    len: AtomicU64,
-    words: Box<[AtomicU64]>,
+    frame: Mutex<Option<T>>,
 }
 
-/// The ring. `Sync`: share it behind an `Arc`.
-pub struct Ring {
-    slots: Box<[Slot]>,
+/// The ring. `Sync` when `T` is `Send`: share it behind an `Arc`.
+pub struct Ring<T> {
+    slots: Box<[Slot<T>]>,
     head: AtomicU64,
     closed: AtomicBool,
 }
 
-impl Ring {
-    /// A ring of `slots` slots of `slot_bytes` bytes each, whose first position will be
-    /// `start` (positions before it read as [`Read::Lagged`]).
-    pub fn new(slots: usize, slot_bytes: usize, start: u64) -> Ring {
-        let words = slot_bytes.div_ceil(8);
+impl<T: Clone> Ring<T> {
+    /// A ring of `slots` slots whose first position will be `start` (positions before it
+    /// read as [`Read::Lagged`]).
+    pub fn new(slots: usize, start: u64) -> Ring<T> {
         let slots = (0..slots.max(1))
             .map(|_| Slot {
                 stamp: AtomicU64::new(0),
-                len: AtomicU64::new(0),
-                words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+                frame: Mutex::new(None),
             })
             .collect();
         Ring {
@@ -72,11 +78,6 @@ impl Ring {
             head: AtomicU64::new(start),
             closed: AtomicBool::new(false),
         }
-    }
-
-    /// Bytes one slot holds.
-    pub fn slot_bytes(&self) -> usize {
-        self.slots.first().map_or(0, |s| s.words.len() * 8)
     }
 
     /// One past the last published position.
@@ -91,30 +92,28 @@ impl Ring {
 
     // pos % n < n = slots.len() and n ≥ 1 (the constructor makes at least one slot)
     #[allow(clippy::indexing_slicing)]
-    fn slot(&self, pos: u64) -> &Slot {
+    fn slot(&self, pos: u64) -> &Slot<T> {
         let n = self.slots.len() as u64;
         &self.slots[(pos % n) as usize]
     }
 
     /// Publishes the entry at `pos` (single producer; positions strictly increasing; a gap
     /// makes the skipped positions [`Read::Lagged`]). `None` publishes an oversize marker.
-    pub fn publish(&self, pos: u64, bytes: Option<&[u8]>) {
+    pub fn publish(&self, pos: u64, frame: Option<T>) {
         let slot = self.slot(pos);
         slot.stamp.store(2 * pos + 1, Ordering::Relaxed);
-        match bytes.filter(|b| b.len() <= slot.words.len() * 8) {
-            Some(b) => {
-                for (w, part) in slot.words.iter().zip(b.chunks(8)) {
-                    let mut chunk = [0u8; 8];
-                    for (dst, src) in chunk.iter_mut().zip(part) {
-                        *dst = *src;
-                    }
-                    w.store(u64::from_le_bytes(chunk), Ordering::Release);
-                }
-                slot.len.store(b.len() as u64, Ordering::Release);
+        // the old handle is dropped outside the lock
+        let old = match slot.frame.try_lock() {
+            Ok(mut held) => {
+                let old = std::mem::replace(&mut *held, frame);
+                slot.stamp.store(2 * pos + 2, Ordering::Release);
+                old
             }
-            None => slot.len.store(OVERSIZE, Ordering::Release),
-        }
-        slot.stamp.store(2 * pos + 2, Ordering::Release);
+            // a reader is cloning the previous handle: leave the stamp odd (readers of `pos`
+            // go to disk) rather than wait
+            Err(_) => None,
+        };
+        drop(old);
         self.head.store(pos + 1, Ordering::Release);
     }
 
@@ -123,9 +122,9 @@ impl Ring {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// Copies the entry at `pos` into `out` (cleared first) if the ring holds it.
-    pub fn read(&self, pos: u64, out: &mut Vec<u8>) -> Read {
-        out.clear();
+    /// Hands out the frame at `pos` in `out` (cleared first) if the ring holds it.
+    pub fn read(&self, pos: u64, out: &mut Option<T>) -> Read {
+        *out = None;
         if pos >= self.head.load(Ordering::Acquire) {
             if !self.closed.load(Ordering::Acquire) {
                 return Read::Pending;
@@ -140,29 +139,20 @@ impl Ring {
         if s1 != 2 * pos + 2 {
             return Read::Lagged;
         }
-        let len = slot.len.load(Ordering::Acquire);
-        if len == OVERSIZE {
-            return if slot.stamp.load(Ordering::Acquire) == s1 {
-                Read::Oversize
-            } else {
-                Read::Lagged
-            };
-        }
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        if len > slot.words.len() * 8 {
-            // a torn read of `len` from a later write: the stamp check below would catch it,
-            // but do not copy garbage first
-            return Read::Lagged;
-        }
-        for w in slot.words.iter().take(len.div_ceil(8)) {
-            out.extend_from_slice(&w.load(Ordering::Acquire).to_le_bytes());
-        }
-        out.truncate(len);
+        let frame = match slot.frame.try_lock() {
+            Ok(held) => held.clone(),
+            Err(_) => return Read::Lagged,
+        };
         if slot.stamp.load(Ordering::Acquire) != s1 {
-            out.clear();
             return Read::Lagged;
         }
-        Read::Ready
+        match frame {
+            Some(f) => {
+                *out = Some(f);
+                Read::Ready
+            }
+            None => Read::Oversize,
+        }
     }
 }
 
@@ -170,52 +160,68 @@ impl Ring {
 mod tests {
     use super::*;
 
+    fn frame(s: &str) -> Option<std::sync::Arc<[u8]>> {
+        Some(s.as_bytes().into())
+    }
+
     #[test]
     fn publish_read_wrap_and_lag() {
-        let r = Ring::new(4, 16, 10);
-        let mut buf = Vec::new();
+        let r = Ring::new(4, 10);
+        let mut buf = None;
         assert_eq!(r.read(10, &mut buf), Read::Pending);
         assert_eq!(r.read(3, &mut buf), Read::Lagged);
         for p in 10..14 {
-            r.publish(p, Some(format!("e{p}").as_bytes()));
+            r.publish(p, frame(&format!("e{p}")));
         }
         assert_eq!(r.read(10, &mut buf), Read::Ready);
-        assert_eq!(buf, b"e10");
-        r.publish(14, Some(b"e14"));
+        assert_eq!(buf.as_deref(), Some(&b"e10"[..]));
+        r.publish(14, frame("e14"));
         assert_eq!(r.read(10, &mut buf), Read::Lagged, "overwritten by 14");
+        assert!(buf.is_none());
         assert_eq!(r.read(14, &mut buf), Read::Ready);
-        assert_eq!(buf, b"e14");
-        r.publish(15, Some(&[7u8; 17]));
-        assert_eq!(r.read(15, &mut buf), Read::Oversize);
+        assert_eq!(buf.as_deref(), Some(&b"e14"[..]));
         r.publish(16, None);
+        assert_eq!(r.read(15, &mut buf), Read::Lagged, "skipped");
         assert_eq!(r.read(16, &mut buf), Read::Oversize);
-        r.publish(17, Some(&[]));
+        r.publish(17, frame(""));
         assert_eq!(r.read(17, &mut buf), Read::Ready);
-        assert!(buf.is_empty());
+        assert_eq!(buf.as_deref(), Some(&b""[..]));
         r.close();
         assert_eq!(r.read(18, &mut buf), Read::Closed);
         assert_eq!(r.read(17, &mut buf), Read::Ready);
     }
 
     #[test]
+    fn readers_share_the_published_buffer() {
+        let r = Ring::new(2, 0);
+        let f: std::sync::Arc<[u8]> = b"shared".as_slice().into();
+        r.publish(0, Some(f.clone()));
+        let (mut a, mut b) = (None, None);
+        assert_eq!(r.read(0, &mut a), Read::Ready);
+        assert_eq!(r.read(0, &mut b), Read::Ready);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(std::sync::Arc::ptr_eq(&a, &f) && std::sync::Arc::ptr_eq(&b, &f));
+    }
+
+    #[test]
     fn concurrent_reader_sees_every_entry_or_lags() {
-        let r = std::sync::Arc::new(Ring::new(8, 32, 0));
+        let r = std::sync::Arc::new(Ring::new(8, 0));
         let producer = {
             let r = r.clone();
             std::thread::spawn(move || {
                 for p in 0..20_000u64 {
-                    r.publish(p, Some(&p.to_le_bytes().repeat(3)));
+                    r.publish(p, Some(std::sync::Arc::new(p.to_le_bytes().repeat(3))));
                 }
                 r.close();
             })
         };
-        let mut buf = Vec::new();
+        let mut buf = None;
         let mut pos = 0u64;
         let mut lagged = 0u64;
         loop {
             match r.read(pos, &mut buf) {
                 Read::Ready => {
-                    assert_eq!(buf, pos.to_le_bytes().repeat(3));
+                    assert_eq!(buf.as_deref(), Some(&pos.to_le_bytes().repeat(3)));
                     pos += 1;
                 }
                 Read::Lagged => {

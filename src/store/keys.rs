@@ -119,6 +119,28 @@ pub fn attribute(id: &str) -> Vec<u8> {
 pub fn process(pid: &str) -> Vec<u8> {
     cat(&[b"p", pid.as_bytes()])
 }
+/// `w‖pid` in the `channels` keyspace: who may write to the process's channels (see
+/// [`channel_writers_value`]); kept only for processes that declare channels.
+pub fn channel_writers(pid: &str) -> Vec<u8> {
+    cat(&[b"w", pid.as_bytes()])
+}
+/// `initiatorid\0assignedexecutorid` (the executor part empty while unassigned): everything
+/// the channel write check needs, so the writer compares bytes instead of decoding a process.
+pub fn channel_writers_value(p: &Process) -> Vec<u8> {
+    let executor = if p.isassigned {
+        p.assignedexecutorid.as_str()
+    } else {
+        ""
+    };
+    cat(&[p.initiatorid.as_bytes(), b"\0", executor.as_bytes()])
+}
+/// Whether `signer` may write to channels according to a [`channel_writers_value`].
+pub fn may_write_channels(value: &[u8], signer: &str) -> bool {
+    let mut parts = value.splitn(2, |b| *b == 0);
+    let initiator = parts.next().unwrap_or_default();
+    let executor = parts.next().unwrap_or_default();
+    !signer.is_empty() && (initiator == signer.as_bytes() || executor == signer.as_bytes())
+}
 /// `q‖colony\0executortype\0‖target\0`: the queue of processes for executor `target` of
 /// that type (`""`: for any executor of the type)
 pub fn queue_of(colony: &str, executortype: &str, target: &str) -> Vec<u8> {
@@ -325,6 +347,25 @@ pub fn process_index_keys(p: &Process) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_writers_are_the_submitter_and_the_assigned_executor() {
+        let mut p = Process {
+            initiatorid: "sub".into(),
+            assignedexecutorid: "exe".into(),
+            ..Process::default()
+        };
+        let v = channel_writers_value(&p);
+        assert!(may_write_channels(&v, "sub"));
+        assert!(!may_write_channels(&v, "exe"), "not assigned (any more)");
+        p.isassigned = true;
+        let v = channel_writers_value(&p);
+        assert!(may_write_channels(&v, "sub"));
+        assert!(may_write_channels(&v, "exe"));
+        assert!(!may_write_channels(&v, "other"));
+        assert!(!may_write_channels(&v, ""));
+        assert!(!may_write_channels(b"", ""));
+    }
 
     #[test]
     fn i64be_orders_like_numbers() {

@@ -25,6 +25,7 @@ mod error;
 pub mod keys;
 pub mod segments;
 mod tables;
+pub mod tails;
 pub mod writer;
 
 pub use error::Error;
@@ -179,6 +180,8 @@ pub struct Store {
     pub segments: Segments,
     /// Channel limits and retention.
     pub channel_policy: ChannelPolicy,
+    /// Channel tails and the channel byte total, kept by the writer ([`tails`]).
+    pub tails: tails::Tails,
     /// A snapshot of everything made durable by the last sync; channel readers read through it.
     durable: std::sync::RwLock<fjall::Snapshot>,
     path: PathBuf,
@@ -287,7 +290,9 @@ impl Store {
         let segments = Segments::open(&db, &recorded, memtable, keyspaces_dir(&cfg.path))?;
         let meta = ks("meta")?;
         commits::check(&cfg.path, &meta)?;
+        let tails = tails::Tails::open(&meta)?;
         let store = Store {
+            tails,
             meta,
             registry: ks("registry")?,
             processes: ks("processes")?,

@@ -26,6 +26,7 @@
 //! two checks (another process filling the disk).
 
 use super::commits::Commits;
+use super::tails::Tail;
 use super::{decode, encode, keys, Error, Store};
 use crate::protocol::types::Process;
 use crate::protocol::ApiError;
@@ -141,6 +142,10 @@ pub struct Txn<'a> {
     /// cascade, deadlines firing together, an executor's processes requeued) reads its own
     /// writes. Other keyspaces are not tracked: channel appends pay nothing for this.
     staged: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Channel tails this operation changed (`None` = forget), applied once it commits.
+    tails: Vec<(u64, Option<Tail>)>,
+    /// Change of the channel byte total, applied once it commits.
+    channel_bytes: i64,
 }
 
 impl Txn<'_> {
@@ -188,6 +193,30 @@ impl Txn<'_> {
         }
         self.batch.remove(ks, key);
     }
+    /// The tail of channel `cid` as this operation left it (`None`: not known in memory).
+    pub fn tail(&self, cid: u64) -> Option<Tail> {
+        match self.tails.iter().rev().find(|(c, _)| *c == cid) {
+            Some((_, t)) => *t,
+            None => self.store.tails.get(cid),
+        }
+    }
+    /// Sets the tail of channel `cid` (`None`: forget it), once this operation commits.
+    pub fn set_tail(&mut self, cid: u64, tail: Option<Tail>) {
+        self.tails.push((cid, tail));
+    }
+    /// The channel byte total as this operation left it.
+    pub fn channel_bytes(&self) -> u64 {
+        let t = self.store.tails.total();
+        if self.channel_bytes >= 0 {
+            t.saturating_add(self.channel_bytes.unsigned_abs())
+        } else {
+            t.saturating_sub(self.channel_bytes.unsigned_abs())
+        }
+    }
+    /// Changes the channel byte total, once this operation commits.
+    pub fn add_channel_bytes(&mut self, delta: i64) {
+        self.channel_bytes = self.channel_bytes.saturating_add(delta);
+    }
     /// Whether channel `cid` has live subscribers now.
     pub fn is_watched(&self, cid: u64) -> bool {
         self.sink.is_watched(cid)
@@ -215,6 +244,16 @@ impl Txn<'_> {
             self.batch.insert(&self.store.index, k, Vec::new());
         }
         let store = self.store;
+        if !new.spec.channels.is_empty() {
+            let value = keys::channel_writers_value(new);
+            if old.map(keys::channel_writers_value).as_ref() != Some(&value) {
+                self.put_raw(
+                    &store.channels,
+                    keys::channel_writers(&new.processid),
+                    value,
+                );
+            }
+        }
         self.put(&store.processes, keys::process(&new.processid), new)?;
         if old.map(|o| o.state) != Some(new.state)
             || old.map(|o| o.waitforparents) != Some(new.waitforparents)
@@ -238,6 +277,9 @@ impl Txn<'_> {
             self.batch.remove(&self.store.index, k);
         }
         let store = self.store;
+        if !p.spec.channels.is_empty() {
+            self.remove(&store.channels, keys::channel_writers(&p.processid));
+        }
         self.remove(&store.processes, keys::process(&p.processid));
     }
 }
@@ -406,6 +448,8 @@ fn run(
                 now,
                 sink,
                 staged: HashMap::new(),
+                tails: Vec::new(),
+                channel_bytes: 0,
             };
             let (ok, completion) = job(&mut txn);
             if !ok {
@@ -417,10 +461,18 @@ fn run(
                 completion(Err(space.refusal(free)));
             } else {
                 let Txn {
-                    batch, effects: e, ..
+                    batch,
+                    effects: e,
+                    tails,
+                    channel_bytes,
+                    ..
                 } = txn;
                 match batch.commit() {
                     Ok(()) => {
+                        for (cid, tail) in tails {
+                            store.tails.set(cid, tail);
+                        }
+                        store.tails.add(channel_bytes);
                         pending.push(completion);
                         effects.extend(e);
                     }
@@ -440,10 +492,12 @@ fn run(
         }
         let started = Instant::now();
         let synced = match mode {
-            SyncMode::Always => commits
-                .stage(&store.meta)
+            SyncMode::Always => store
+                .tails
+                .persist(&store.meta)
+                .and_then(|()| commits.stage(&store.meta))
                 .and_then(|()| store.db().persist(PersistMode::SyncData)),
-            SyncMode::Never => Ok(()),
+            SyncMode::Never => store.tails.persist(&store.meta),
         };
         let took = started.elapsed();
         match synced {
@@ -482,6 +536,8 @@ fn run(
             now: last_now,
             sink,
             staged: HashMap::new(),
+            tails: Vec::new(),
+            channel_bytes: 0,
         };
         let (_, completion) = job(&mut txn);
         completion(Err(Error::Failed));
