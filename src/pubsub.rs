@@ -28,7 +28,7 @@ use crate::protocol::{ApiError, Endpoint, PayloadType, Reply, Request, RequestEn
 use crate::state::ServerState;
 use async_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Message, Utf8Bytes};
-use async_tungstenite::WebSocketStream;
+use async_tungstenite::{WebSocketSender, WebSocketStream};
 use futures_lite::{AsyncRead, AsyncWrite, FutureExt, StreamExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -73,6 +73,8 @@ enum Out {
 }
 
 type Outbox = async_channel::Sender<Out>;
+/// What the socket's reader task hands the session.
+type Incoming = Result<Message, async_tungstenite::tungstenite::Error>;
 
 /// Runs one WebSocket connection until it closes.
 pub async fn session<S>(
@@ -90,26 +92,45 @@ pub async fn session<S>(
     // subscribers cost 250 MB; requests are small and frames are written whole
     config.read_buffer_size = 4096;
     config.write_buffer_size = 0;
-    let mut ws =
+    let ws =
         WebSocketStream::from_partially_read(io, already_read, Role::Server, Some(config)).await;
+    // the socket is read by a task of its own, parked until the client sends something: polled
+    // from the loop below it would be read (EAGAIN) and re-armed after every frame written
+    let (mut ws, mut ws_in) = ws.split();
+    let (in_tx, in_rx) = async_channel::bounded::<Incoming>(4);
+    let reader = smol::spawn(async move {
+        while let Some(msg) = ws_in.next().await {
+            let failed = msg.is_err();
+            if in_tx.send(msg).await.is_err() || failed {
+                break;
+            }
+        }
+    });
     let (out_tx, out_rx) = async_channel::bounded::<Out>(OUT_QUEUE);
     let active = Arc::new(AtomicUsize::new(0));
     let mut tasks: Vec<smol::Task<()>> = Vec::new();
     let mut last_seen = Instant::now();
     let mut next_ping = Instant::now() + cfg.ping_interval;
     let mut shutdown_deadline: Option<Instant> = None;
+    // one timer for pings and the shutdown grace, moved only when its instant changes
+    let mut tick_at = next_ping;
+    let mut tick = smol::Timer::at(tick_at);
     enum Ev {
-        In(Option<Result<Message, async_tungstenite::tungstenite::Error>>),
+        In(Option<Incoming>),
         Out(Option<Out>),
         Tick,
         Shutdown,
     }
     loop {
-        let tick_at = shutdown_deadline.map_or(next_ping, |d| d.min(next_ping));
-        let ev = async { Ev::In(ws.next().await) }
+        let want = shutdown_deadline.map_or(next_ping, |d| d.min(next_ping));
+        if want != tick_at {
+            tick_at = want;
+            tick.set_at(tick_at);
+        }
+        let ev = async { Ev::In(in_rx.recv().await.ok()) }
             .or(async { Ev::Out(out_rx.recv().await.ok()) })
             .or(async {
-                smol::Timer::at(tick_at).await;
+                (&mut tick).await;
                 Ev::Tick
             })
             .or(async {
@@ -183,6 +204,8 @@ pub async fn session<S>(
                     }
                     next_ping = now + cfg.ping_interval;
                 }
+                // a fired timer does not fire again: arm it for the next instant
+                tick_at = Instant::now();
             }
             Ev::Shutdown => {
                 // subscriptions send their final frames themselves; give them a moment
@@ -191,6 +214,7 @@ pub async fn session<S>(
         }
     }
     drop(tasks);
+    drop(reader);
     let _ = async {
         let _ = ws.close(None).await;
     }
@@ -200,7 +224,7 @@ pub async fn session<S>(
     .await;
 }
 
-async fn send_msg<S>(ws: &mut WebSocketStream<S>, m: Message, timeout: Duration) -> bool
+async fn send_msg<S>(ws: &mut WebSocketSender<S>, m: Message, timeout: Duration) -> bool
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -213,7 +237,7 @@ where
         .await
 }
 
-async fn send_now<S>(ws: &mut WebSocketStream<S>, frame: Frame, timeout: Duration) -> bool
+async fn send_now<S>(ws: &mut WebSocketSender<S>, frame: Frame, timeout: Duration) -> bool
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -293,7 +317,7 @@ async fn subscribe_channel(
 ) -> Result<(), ApiError> {
     let store = &state.store;
     crate::auth::channel(store, &m.processid, &m.name, signer, "subscribe to")?;
-    let deadline = deadline_for(m.timeout, 30, cfg);
+    let mut deadline = smol::Timer::at(deadline_for(m.timeout, 30, cfg));
     let page_bytes = store.channel_policy.page_bytes;
     let (mut meta, mut end) = current_meta(state, &m.processid, &m.name)?
         .ok_or_else(|| ApiError::not_found("Channel not found"))?;
@@ -344,7 +368,7 @@ async fn subscribe_channel(
             break; // every entry appended before the close was sent
         }
         // caught up: wait without touching storage
-        if wait(listener, deadline, state).await != Wake::Notified {
+        if wait(listener, &mut deadline, state).await != Wake::Notified {
             break;
         }
     }
@@ -415,10 +439,12 @@ enum Wake {
     Shutdown,
 }
 
-/// Waits for `listener`, the subscription's deadline or server shutdown.
+/// Waits for `listener`, the subscription's deadline (`timer`, one per subscription: a timer
+/// made per wait would register with the reactor, and wake its thread, once per delivered
+/// entry) or server shutdown.
 async fn wait(
     listener: event_listener::EventListener,
-    deadline: Instant,
+    timer: &mut smol::Timer,
     state: &ServerState,
 ) -> Wake {
     async {
@@ -426,7 +452,7 @@ async fn wait(
         Wake::Notified
     }
     .or(async {
-        smol::Timer::at(deadline).await;
+        timer.await;
         Wake::Deadline
     })
     .or(async {
@@ -451,7 +477,7 @@ fn reached(p: &Process, want: i32) -> bool {
 /// an error frame (408 / 503) and a close frame, and returns false.
 async fn keep_waiting(
     listener: event_listener::EventListener,
-    deadline: Instant,
+    deadline: &mut smol::Timer,
     state: &ServerState,
     out: &Outbox,
 ) -> bool {
@@ -481,7 +507,7 @@ async fn subscribe_process(
         .ok_or_else(|| ApiError::forbidden(format!("Invalid process with Id {}", m.processid)))?;
     // approved members only: the frame carries the whole process, as getprocessmsg does
     auth::member(store, p.colony(), signer, true)?;
-    let deadline = deadline_for(m.timeout, 0, cfg);
+    let mut deadline = smol::Timer::at(deadline_for(m.timeout, 0, cfg));
     if reached(&p, m.state) {
         emit(out, process_frame(&p)?).await;
         return Ok(());
@@ -502,7 +528,7 @@ async fn subscribe_process(
                 }
             }
         }
-        if !keep_waiting(listener, deadline, state, out).await {
+        if !keep_waiting(listener, &mut deadline, state, out).await {
             return Ok(());
         }
     }
@@ -516,7 +542,7 @@ async fn subscribe_processes(
     cfg: &PubsubConfig,
 ) -> Result<(), ApiError> {
     auth::approved_executor(&state.store, &m.colonyname, signer)?;
-    let deadline = deadline_for(m.timeout, 0, cfg);
+    let mut deadline = smol::Timer::at(deadline_for(m.timeout, 0, cfg));
     let mut cursor = state.events.transition_seq();
     let matches = |t: &Transition| {
         t.colony == m.colonyname && t.executortype == m.executortype && t.state == m.state
@@ -535,7 +561,7 @@ async fn subscribe_processes(
                 }
             }
         }
-        if !keep_waiting(listener, deadline, state, out).await {
+        if !keep_waiting(listener, &mut deadline, state, out).await {
             return Ok(());
         }
     }

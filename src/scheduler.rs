@@ -123,16 +123,17 @@ pub fn select(
         &executor.executortype,
         &executor.executorname,
     );
-    let mut a = store.index.prefix(&open).peekable_keys(open.len());
+    // each queue is read from its floor (store::floors), not from the tombstones before it
+    let mut a = Queue::open(store, open)?;
     let mut b = if executor.executorname.is_empty() {
         None
     } else {
-        Some(store.index.prefix(&mine).peekable_keys(mine.len()))
+        Some(Queue::open(store, mine)?)
     };
     for _ in 0..MAX_SCAN {
-        let ka = a.peek()?;
+        let ka = a.keys.peek()?;
         let kb = match b.as_mut() {
-            Some(b) => b.peek()?,
+            Some(b) => b.keys.peek()?,
             None => None,
         };
         let from_a = match (&ka, &kb) {
@@ -142,9 +143,9 @@ pub fn select(
             (Some(x), Some(y)) => x <= y,
         };
         let suffix = if from_a {
-            a.next()
+            a.keys.next()
         } else {
-            b.as_mut().and_then(SuffixIter::next)
+            b.as_mut().and_then(|q| q.keys.next())
         };
         let Some(suffix) = suffix else {
             return Ok(None);
@@ -162,27 +163,49 @@ pub fn select(
     Ok(None)
 }
 
-/// Keys of a prefix iterator with the prefix cut off, with one key of look-ahead.
+/// One assign queue being read: its keys from the floor on, with the prefix cut off.
+struct Queue {
+    keys: SuffixIter,
+}
+
+impl Queue {
+    /// Opens the queue `prefix` at its floor and raises the floor to its first live key.
+    fn open(store: &Store, prefix: Vec<u8>) -> Result<Queue, ApiError> {
+        let start = store.floors.start(&prefix);
+        let end = prefix_end(&prefix);
+        let inner = store.index.range(start.from.clone()..end);
+        let mut keys = SuffixIter {
+            inner,
+            skip: prefix.len(),
+            head: None,
+            primed: false,
+        };
+        let first = keys
+            .peek()?
+            .map(|suffix| [prefix.as_slice(), &suffix].concat());
+        store.floors.raise(&prefix, &start, first.as_deref());
+        Ok(Queue { keys })
+    }
+}
+
+/// The first key after every key that starts with `prefix` (prefixes here end with `\0`).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
+}
+
+/// Keys of a range iterator with the prefix cut off, with one key of look-ahead.
 struct SuffixIter {
     inner: fjall::Iter,
     skip: usize,
     head: Option<Vec<u8>>,
     primed: bool,
-}
-
-trait PeekableKeys {
-    fn peekable_keys(self, skip: usize) -> SuffixIter;
-}
-
-impl PeekableKeys for fjall::Iter {
-    fn peekable_keys(self, skip: usize) -> SuffixIter {
-        SuffixIter {
-            inner: self,
-            skip,
-            head: None,
-            primed: false,
-        }
-    }
 }
 
 impl SuffixIter {

@@ -103,14 +103,13 @@ impl Commits {
         })
     }
 
-    /// Numbers the group about to be synced (writes the number into `meta`).
-    pub fn stage(&mut self, meta: &Keyspace) -> Result<(), fjall::Error> {
+    /// Numbers the group about to be synced (stages the number for `meta` in `batch`).
+    pub fn stage(&mut self, batch: &mut fjall::OwnedWriteBatch, meta: &Keyspace) {
         if self.file.is_none() {
-            return Ok(());
+            return;
         }
-        meta.insert(KEY, (self.last + 1).to_le_bytes())?;
+        batch.insert(meta, KEY, (self.last + 1).to_le_bytes());
         self.last += 1;
-        Ok(())
     }
 
     /// Records that the staged group is durable.

@@ -154,6 +154,10 @@ pub fn queue_of(colony: &str, executortype: &str, target: &str) -> Vec<u8> {
         b"\0",
     ])
 }
+/// Whether an index key is an assign-queue key (`q‖…`, see [`queue_of`]).
+pub fn is_queue_key(key: &[u8]) -> bool {
+    key.first() == Some(&b'q')
+}
 /// `s‖colony\0‖state`
 pub fn by_state(colony: &str, st: i32) -> Vec<u8> {
     cat(&[b"s", colony.as_bytes(), b"\0", &[state_byte(st)]])

@@ -22,6 +22,7 @@
 
 pub mod commits;
 mod error;
+pub mod floors;
 pub mod keys;
 pub mod segments;
 mod tables;
@@ -182,6 +183,8 @@ pub struct Store {
     pub channel_policy: ChannelPolicy,
     /// Channel tails and the channel byte total, kept by the writer ([`tails`]).
     pub tails: tails::Tails,
+    /// Where each assign queue's live keys begin ([`floors`]).
+    pub floors: floors::Floors,
     /// A snapshot of everything made durable by the last sync; channel readers read through it.
     durable: std::sync::RwLock<fjall::Snapshot>,
     path: PathBuf,
@@ -293,6 +296,7 @@ impl Store {
         let tails = tails::Tails::open(&meta)?;
         let store = Store {
             tails,
+            floors: floors::Floors::default(),
             meta,
             registry: ks("registry")?,
             processes: ks("processes")?,

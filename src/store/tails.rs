@@ -108,14 +108,14 @@ impl Tails {
         self.total.store(next, Ordering::Release);
     }
 
-    /// Writes the total to `meta` if it changed since the last write (writer, before a sync).
-    pub(super) fn persist(&self, meta: &Keyspace) -> Result<(), fjall::Error> {
+    /// Stages the total for `meta` if it changed since it was last staged (writer, before a
+    /// sync; the group's record batch is committed right after).
+    pub(super) fn stage(&self, batch: &mut fjall::OwnedWriteBatch, meta: &Keyspace) {
         let total = self.total();
         if self.persisted.load(Ordering::Acquire) != total {
-            meta.insert(BYTES_KEY, total.to_be_bytes())?;
+            batch.insert(meta, BYTES_KEY, total.to_be_bytes());
             self.persisted.store(total, Ordering::Release);
         }
-        Ok(())
     }
 }
 
@@ -136,7 +136,9 @@ mod tests {
         t.add(-100);
         assert_eq!(t.total(), 0, "never below zero");
         t.add(5);
-        t.persist(&meta).unwrap();
+        let mut batch = db.batch();
+        t.stage(&mut batch, &meta);
+        batch.commit().unwrap();
         assert_eq!(Tails::open(&meta).unwrap().total(), 5);
         t.set(
             1,

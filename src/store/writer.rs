@@ -1,11 +1,17 @@
 //! The single group-commit writer. Every state change in colonyd runs here.
 //!
-//! A dedicated thread takes operations from a bounded queue. It runs the first one, then every
-//! operation that queued up meanwhile (up to [`MAX_GROUP`]): each runs against the store, stages
-//! its writes in its own fjall batch and, if it succeeded, commits that batch (atomic, not yet
-//! synced). Then the thread syncs once (`PersistMode::SyncData` under `--sync always`),
-//! publishes the group's events and only then acknowledges every caller. While it syncs, new
-//! operations queue up and form the next group, so concurrent writers share syncs.
+//! Whoever holds the writer's [`Core`] is the writer. Normally that is a dedicated thread
+//! that takes operations from a bounded queue: it runs the first one, then every operation
+//! that queued up meanwhile (up to [`MAX_GROUP`]): each runs against the store, stages its
+//! writes in its own fjall batch and, if it succeeded, commits that batch (atomic, not yet
+//! synced). Then it syncs once (`PersistMode::SyncData` under `--sync always`), publishes the
+//! group's events and only then acknowledges every caller. While it syncs, new operations
+//! queue up and form the next group, so concurrent writers share syncs.
+//!
+//! A caller that finds itself alone (no other caller in [`Writer::run`], nothing queued, the
+//! core free) runs the same steps as a group of one on its own thread instead: at a low,
+//! steady rate that saves the two thread wake-ups (caller → writer thread → caller) that cost
+//! more than the sync itself.
 //!
 //! Invariants:
 //! * operations are serialized: each sees every earlier operation's writes, so check-then-act
@@ -34,8 +40,8 @@ use fjall::{Keyspace, OwnedWriteBatch, PersistMode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -146,6 +152,9 @@ pub struct Txn<'a> {
     tails: Vec<(u64, Option<Tail>)>,
     /// Change of the channel byte total, applied once it commits.
     channel_bytes: i64,
+    /// Assign-queue keys inserted (queue prefix, key): their queues' floors are lowered once
+    /// it commits ([`super::floors`]).
+    queued: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Txn<'_> {
@@ -241,6 +250,13 @@ impl Txn<'_> {
         }
         for k in new_keys {
             self.inserts += 1;
+            if keys::is_queue_key(&k)
+                && !old.is_some_and(|o| keys::process_index_keys(o).contains(&k))
+            {
+                if let Some(prefix) = k.get(..k.len().saturating_sub(8 + new.processid.len())) {
+                    self.queued.push((prefix.to_vec(), k.clone()));
+                }
+            }
             self.batch.insert(&self.store.index, k, Vec::new());
         }
         let store = self.store;
@@ -287,11 +303,16 @@ impl Txn<'_> {
 type Completion = Box<dyn FnOnce(Result<(), Error>) + Send>;
 type Job = Box<dyn FnOnce(&mut Txn<'_>) -> (bool, Completion) + Send>;
 
-/// Handle to the writer thread. Cloning is cheap.
+/// Handle to the writer. Cloning is cheap.
 #[derive(Clone)]
 pub struct Writer {
     tx: async_channel::Sender<Job>,
     failed: Arc<AtomicBool>,
+    /// The writer's state, owned by the thread (it goes, releasing the store, when the thread
+    /// ends); a lone caller borrows it.
+    core: Weak<Mutex<Core>>,
+    /// Callers inside [`Writer::run`] right now.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -314,32 +335,48 @@ impl Writer {
     ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = async_channel::bounded::<Job>(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
-        let mut commits = Commits::open(store.path(), &store.meta, mode == SyncMode::Always)
+        let commits = Commits::open(store.path(), &store.meta, mode == SyncMode::Always)
             .map_err(std::io::Error::other)?;
-        let f2 = failed.clone();
+        let core = Arc::new(Mutex::new(Core {
+            space: DiskSpace {
+                path: store.path().to_path_buf(),
+                min_free,
+                low: None,
+            },
+            store,
+            sink,
+            mode,
+            commits,
+            failed: failed.clone(),
+            last_now: 0,
+            pending: Vec::with_capacity(MAX_GROUP),
+            effects: Vec::new(),
+            window: std::env::var("COLONYD_GROUP_WINDOW_US")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(Duration::ZERO, Duration::from_micros),
+        }));
+        let weak = Arc::downgrade(&core);
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || {
-                let mut space = DiskSpace {
-                    path: store.path().to_path_buf(),
-                    min_free,
-                    low: None,
-                };
-                run(
-                    &store,
-                    sink.as_ref(),
-                    mode,
-                    &rx,
-                    &f2,
-                    &mut space,
-                    &mut commits,
-                );
-                commits.close();
-            })?;
-        Ok((Writer { tx, failed }, handle))
+            .spawn(move || run(&core, &rx))?;
+        Ok((
+            Writer {
+                tx,
+                failed,
+                core: weak,
+                in_flight: Arc::new(AtomicUsize::new(0)),
+            },
+            handle,
+        ))
     }
 
-    /// Runs `op` on the writer thread; resolves after the sync that makes its writes durable.
+    /// Runs `op` as the writer; resolves after the sync that makes its writes durable.
+    ///
+    /// A caller alone with an idle writer runs its operation, the commit and the sync on its
+    /// own thread (no hand-off to the writer thread and back: the two thread wake-ups that
+    /// dominate a lone append's latency); otherwise the operation queues for the writer
+    /// thread, which groups it with the others under one sync.
     pub async fn run<R, F>(&self, op: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
@@ -348,6 +385,8 @@ impl Writer {
         if self.failed.load(Ordering::SeqCst) {
             return Err(Error::Failed.into());
         }
+        let alone = self.in_flight.fetch_add(1, Ordering::AcqRel) == 0;
+        let _in_flight = InFlight(&self.in_flight);
         let (done_tx, done_rx) = async_channel::bounded::<Result<R, ApiError>>(1);
         let job: Job = Box::new(move |txn| {
             let result = op(txn);
@@ -357,8 +396,20 @@ impl Writer {
             });
             (ok, completion)
         });
-        if self.tx.send(job).await.is_err() {
-            return Err(Error::Closed.into());
+        let mut job = Some(job);
+        if alone && self.tx.is_empty() && !self.tx.is_closed() {
+            if let Some(core) = self.core.upgrade() {
+                if let Ok(mut core) = core.try_lock() {
+                    if let Some(job) = job.take() {
+                        core.group(job, None);
+                    }
+                }
+            }
+        }
+        if let Some(job) = job {
+            if self.tx.send(job).await.is_err() {
+                return Err(Error::Closed.into());
+            }
         }
         match done_rx.recv().await {
             Ok(r) => r,
@@ -374,6 +425,15 @@ impl Writer {
     /// Stops accepting operations; the thread exits after finishing queued ones.
     pub fn close(&self) {
         self.tx.close();
+    }
+}
+
+/// Counts a caller out of [`Writer::run`], however it leaves.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -421,126 +481,188 @@ impl DiskSpace {
     }
 }
 
-fn run(
-    store: &Store,
-    sink: &dyn Sink,
+/// The writer's state: whoever holds it (the writer thread, or a lone caller) is the writer.
+struct Core {
+    store: Arc<Store>,
+    sink: Arc<dyn Sink>,
     mode: SyncMode,
-    rx: &async_channel::Receiver<Job>,
-    failed: &AtomicBool,
-    space: &mut DiskSpace,
-    commits: &mut Commits,
-) {
-    let mut last_now = 0i64;
-    let mut pending: Vec<Completion> = Vec::with_capacity(MAX_GROUP);
-    let mut effects: Vec<Effect> = Vec::new();
+    space: DiskSpace,
+    commits: Commits,
+    failed: Arc<AtomicBool>,
+    /// The last operation's time (operation times strictly increase).
+    last_now: i64,
+    pending: Vec<Completion>,
+    effects: Vec<Effect>,
+    /// How long the writer thread waits for more operations before a group's sync.
+    window: Duration,
+}
+
+fn lock(core: &Mutex<Core>) -> std::sync::MutexGuard<'_, Core> {
+    core.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The next queued operation, waiting for it until `until` at most.
+fn recv_until(rx: &async_channel::Receiver<Job>, until: Instant) -> Option<Job> {
+    if Instant::now() >= until {
+        return None;
+    }
+    futures_lite::future::block_on(futures_lite::FutureExt::or(
+        async { rx.recv().await.ok() },
+        async {
+            smol::Timer::at(until).await;
+            None
+        },
+    ))
+}
+
+/// The writer thread: takes queued operations and runs them in groups.
+fn run(core: &Mutex<Core>, rx: &async_channel::Receiver<Job>) {
     while let Ok(first) = rx.recv_blocking() {
+        let mut core = lock(core);
+        core.group(first, Some(rx));
+        if core.failed.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    let core = lock(core);
+    // drain: anything still queued after a failure gets an error, not silence
+    rx.close();
+    while let Ok(job) = rx.try_recv() {
+        let now = core.last_now;
+        let (_, completion) = job(&mut core.txn(now));
+        completion(Err(Error::Failed));
+    }
+    core.commits.close();
+}
+
+impl Core {
+    fn txn(&self, now: i64) -> Txn<'_> {
+        Txn {
+            store: &self.store,
+            batch: self.store.db().batch(),
+            inserts: 0,
+            removes: 0,
+            effects: Vec::new(),
+            now,
+            sink: self.sink.as_ref(),
+            staged: HashMap::new(),
+            tails: Vec::new(),
+            channel_bytes: 0,
+            queued: Vec::new(),
+        }
+    }
+
+    /// Runs `first` and, with `more`, every operation queued meanwhile (up to [`MAX_GROUP`]),
+    /// then syncs once and acknowledges them all.
+    fn group(&mut self, first: Job, more: Option<&async_channel::Receiver<Job>>) {
+        let low = self.space.check();
         let mut next = Some(first);
-        let low = space.check();
+        let window = more.map(|_| self.window).filter(|w| !w.is_zero());
+        let gather_until = window.map(|w| Instant::now() + w);
         while let Some(job) = next.take() {
-            let now = crate::protocol::time::now_ns().max(last_now + 1);
-            last_now = now;
-            let mut txn = Txn {
-                store,
-                batch: store.db().batch(),
-                inserts: 0,
-                removes: 0,
-                effects: Vec::new(),
-                now,
-                sink,
-                staged: HashMap::new(),
-                tails: Vec::new(),
-                channel_bytes: 0,
-            };
-            let (ok, completion) = job(&mut txn);
-            if !ok {
-                // the operation refused: nothing to write; its error reaches the caller
-                completion(Ok(()));
-            } else if let (Some(free), true) = (low, txn.inserts > txn.removes) {
-                // below the disk reserve: only operations that remove more than they add
-                sink.disk_refused();
-                completion(Err(space.refusal(free)));
-            } else {
-                let Txn {
-                    batch,
-                    effects: e,
-                    tails,
-                    channel_bytes,
-                    ..
-                } = txn;
-                match batch.commit() {
-                    Ok(()) => {
-                        for (cid, tail) in tails {
-                            store.tails.set(cid, tail);
-                        }
-                        store.tails.add(channel_bytes);
-                        pending.push(completion);
-                        effects.extend(e);
-                    }
-                    Err(err) => {
-                        tracing::error!(error = %err, "storage commit failed");
-                        completion(Err(Error::Failed));
-                        fail(failed, sink);
+            self.apply(job, low);
+            if self.pending.len() < MAX_GROUP {
+                next = more.and_then(|rx| rx.try_recv().ok());
+                if next.is_none() {
+                    if let (Some(rx), Some(until)) = (more, gather_until) {
+                        next = recv_until(rx, until);
                     }
                 }
             }
-            if pending.len() < MAX_GROUP {
-                next = rx.try_recv().ok();
+        }
+        self.finish();
+    }
+
+    /// Runs one operation and commits its batch (not yet synced).
+    fn apply(&mut self, job: Job, low: Option<u64>) {
+        let now = crate::protocol::time::now_ns().max(self.last_now + 1);
+        self.last_now = now;
+        let store = self.store.clone();
+        let sink = self.sink.clone();
+        let mut txn = self.txn(now);
+        let (ok, completion) = job(&mut txn);
+        if !ok {
+            // the operation refused: nothing to write; its error reaches the caller
+            completion(Ok(()));
+        } else if let (Some(free), true) = (low, txn.inserts > txn.removes) {
+            // below the disk reserve: only operations that remove more than they add
+            sink.disk_refused();
+            completion(Err(self.space.refusal(free)));
+        } else {
+            let Txn {
+                batch,
+                effects: e,
+                tails,
+                channel_bytes,
+                queued,
+                ..
+            } = txn;
+            match batch.commit() {
+                Ok(()) => {
+                    for (cid, tail) in tails {
+                        store.tails.set(cid, tail);
+                    }
+                    for (prefix, key) in queued {
+                        store.floors.lower(&prefix, &key);
+                    }
+                    store.tails.add(channel_bytes);
+                    self.pending.push(completion);
+                    self.effects.extend(e);
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "storage commit failed");
+                    completion(Err(Error::Failed));
+                    fail(&self.failed, sink.as_ref());
+                }
             }
         }
-        if pending.is_empty() {
-            continue;
+    }
+
+    /// Syncs the group, publishes its effects and acknowledges its operations.
+    fn finish(&mut self) {
+        if self.pending.is_empty() {
+            return;
         }
+        let store = &self.store;
         let started = Instant::now();
-        let synced = match mode {
-            SyncMode::Always => store
-                .tails
-                .persist(&store.meta)
-                .and_then(|()| commits.stage(&store.meta))
-                .and_then(|()| store.db().persist(PersistMode::SyncData)),
-            SyncMode::Never => store.tails.persist(&store.meta),
+        // the group's own records (channel byte total, commit number): one batch, one
+        // journal write, before the sync
+        let mut records = store.db().batch();
+        store.tails.stage(&mut records, &store.meta);
+        if self.mode == SyncMode::Always {
+            self.commits.stage(&mut records, &store.meta);
+        }
+        let staged = if records.is_empty() {
+            Ok(())
+        } else {
+            records.commit()
+        };
+        let synced = match self.mode {
+            SyncMode::Always => staged.and_then(|()| store.db().persist(PersistMode::SyncData)),
+            SyncMode::Never => staged,
         };
         let took = started.elapsed();
         match synced {
             Ok(()) => {
-                commits.synced();
-                sink.synced(took, pending.len());
+                self.commits.synced();
+                self.sink.synced(took, self.pending.len());
                 store.publish_durable();
-                sink.deliver(&effects);
-                for done in pending.drain(..) {
+                self.sink.deliver(&self.effects);
+                for done in self.pending.drain(..) {
                     done(Ok(()));
                 }
             }
             Err(err) => {
-                sink.synced(took, 0);
+                self.sink.synced(took, 0);
                 tracing::error!(error = %err, "storage sync failed; refusing all further writes");
-                for done in pending.drain(..) {
+                for done in self.pending.drain(..) {
                     done(Err(Error::Failed));
                 }
-                fail(failed, sink);
+                fail(&self.failed, self.sink.as_ref());
             }
         }
-        effects.clear();
-        if failed.load(Ordering::SeqCst) {
-            break;
-        }
-    }
-    // drain: anything still queued after a failure gets an error, not silence
-    rx.close();
-    while let Ok(job) = rx.try_recv() {
-        let mut txn = Txn {
-            store,
-            batch: store.db().batch(),
-            inserts: 0,
-            removes: 0,
-            effects: Vec::new(),
-            now: last_now,
-            sink,
-            staged: HashMap::new(),
-            tails: Vec::new(),
-            channel_bytes: 0,
-        };
-        let (_, completion) = job(&mut txn);
-        completion(Err(Error::Failed));
+        self.effects.clear();
     }
 }
 
