@@ -351,10 +351,6 @@ impl Writer {
             last_now: 0,
             pending: Vec::with_capacity(MAX_GROUP),
             effects: Vec::new(),
-            window: std::env::var("COLONYD_GROUP_WINDOW_US")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map_or(Duration::ZERO, Duration::from_micros),
         }));
         let weak = Arc::downgrade(&core);
         let handle = std::thread::Builder::new()
@@ -493,27 +489,11 @@ struct Core {
     last_now: i64,
     pending: Vec<Completion>,
     effects: Vec<Effect>,
-    /// How long the writer thread waits for more operations before a group's sync.
-    window: Duration,
 }
 
 fn lock(core: &Mutex<Core>) -> std::sync::MutexGuard<'_, Core> {
     core.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The next queued operation, waiting for it until `until` at most.
-fn recv_until(rx: &async_channel::Receiver<Job>, until: Instant) -> Option<Job> {
-    if Instant::now() >= until {
-        return None;
-    }
-    futures_lite::future::block_on(futures_lite::FutureExt::or(
-        async { rx.recv().await.ok() },
-        async {
-            smol::Timer::at(until).await;
-            None
-        },
-    ))
 }
 
 /// The writer thread: takes queued operations and runs them in groups.
@@ -558,17 +538,12 @@ impl Core {
     fn group(&mut self, first: Job, more: Option<&async_channel::Receiver<Job>>) {
         let low = self.space.check();
         let mut next = Some(first);
-        let window = more.map(|_| self.window).filter(|w| !w.is_zero());
-        let gather_until = window.map(|w| Instant::now() + w);
+        // no gather window: waiting for more operations before the sync was measured and did
+        // not pay (bench/README.md, group commit)
         while let Some(job) = next.take() {
             self.apply(job, low);
             if self.pending.len() < MAX_GROUP {
                 next = more.and_then(|rx| rx.try_recv().ok());
-                if next.is_none() {
-                    if let (Some(rx), Some(until)) = (more, gather_until) {
-                        next = recv_until(rx, until);
-                    }
-                }
             }
         }
         self.finish();
