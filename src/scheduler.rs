@@ -124,16 +124,16 @@ pub fn select(
         &executor.executorname,
     );
     // each queue is read from its floor (store::floors), not from the tombstones before it
-    let mut a = Queue::open(store, open)?;
+    let mut a = open_queue(store, open)?;
     let mut b = if executor.executorname.is_empty() {
         None
     } else {
-        Some(Queue::open(store, mine)?)
+        Some(open_queue(store, mine)?)
     };
     for _ in 0..MAX_SCAN {
-        let ka = a.keys.peek()?;
+        let ka = a.peek()?;
         let kb = match b.as_mut() {
-            Some(b) => b.keys.peek()?,
+            Some(b) => b.peek()?,
             None => None,
         };
         let from_a = match (&ka, &kb) {
@@ -143,9 +143,9 @@ pub fn select(
             (Some(x), Some(y)) => x <= y,
         };
         let suffix = if from_a {
-            a.keys.next()
+            a.next()
         } else {
-            b.as_mut().and_then(|q| q.keys.next())
+            b.as_mut().and_then(SuffixIter::next)
         };
         let Some(suffix) = suffix else {
             return Ok(None);
@@ -163,29 +163,21 @@ pub fn select(
     Ok(None)
 }
 
-/// One assign queue being read: its keys from the floor on, with the prefix cut off.
-struct Queue {
-    keys: SuffixIter,
-}
-
-impl Queue {
-    /// Opens the queue `prefix` at its floor and raises the floor to its first live key.
-    fn open(store: &Store, prefix: Vec<u8>) -> Result<Queue, ApiError> {
-        let start = store.floors.start(&prefix);
-        let end = prefix_end(&prefix);
-        let inner = store.index.range(start.from.clone()..end);
-        let mut keys = SuffixIter {
-            inner,
-            skip: prefix.len(),
-            head: None,
-            primed: false,
-        };
-        let first = keys
-            .peek()?
-            .map(|suffix| [prefix.as_slice(), &suffix].concat());
-        store.floors.raise(&prefix, &start, first.as_deref());
-        Ok(Queue { keys })
-    }
+/// The keys of the assign queue `prefix` from its floor on (prefix cut off); raises the floor
+/// to the queue's first live key.
+fn open_queue(store: &Store, prefix: Vec<u8>) -> Result<SuffixIter, ApiError> {
+    let start = store.floors.start(&prefix);
+    let mut keys = SuffixIter {
+        inner: store.index.range(start.from.clone()..prefix_end(&prefix)),
+        skip: prefix.len(),
+        head: None,
+        primed: false,
+    };
+    let first = keys
+        .peek()?
+        .map(|suffix| [prefix.as_slice(), &suffix].concat());
+    store.floors.raise(&prefix, &start, first.as_deref());
+    Ok(keys)
 }
 
 /// The first key after every key that starts with `prefix` (prefixes here end with `\0`).

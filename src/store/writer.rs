@@ -157,7 +157,24 @@ pub struct Txn<'a> {
     queued: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-impl Txn<'_> {
+impl<'a> Txn<'a> {
+    /// An empty operation at time `now`.
+    fn new(store: &'a Store, sink: &'a dyn Sink, now: i64) -> Txn<'a> {
+        Txn {
+            store,
+            batch: store.db().batch(),
+            inserts: 0,
+            removes: 0,
+            effects: Vec::new(),
+            now,
+            sink,
+            staged: HashMap::new(),
+            tails: Vec::new(),
+            channel_bytes: 0,
+            queued: Vec::new(),
+        }
+    }
+
     /// Stages an insert of an encoded record.
     pub fn put<T: Serialize>(
         &mut self,
@@ -392,17 +409,16 @@ impl Writer {
             });
             (ok, completion)
         });
-        let mut job = Some(job);
-        if alone && self.tx.is_empty() && !self.tx.is_closed() {
-            if let Some(core) = self.core.upgrade() {
-                if let Ok(mut core) = core.try_lock() {
-                    if let Some(job) = job.take() {
-                        core.group(job, None);
-                    }
-                }
+        let idle = alone && self.tx.is_empty() && !self.tx.is_closed();
+        let core = idle.then(|| self.core.upgrade()).flatten();
+        let queued = match core.as_deref().map(Mutex::try_lock) {
+            Some(Ok(mut core)) => {
+                core.group(job, None);
+                None
             }
-        }
-        if let Some(job) = job {
+            _ => Some(job),
+        };
+        if let Some(job) = queued {
             if self.tx.send(job).await.is_err() {
                 return Err(Error::Closed.into());
             }
@@ -509,30 +525,17 @@ fn run(core: &Mutex<Core>, rx: &async_channel::Receiver<Job>) {
     // drain: anything still queued after a failure gets an error, not silence
     rx.close();
     while let Ok(job) = rx.try_recv() {
-        let now = core.last_now;
-        let (_, completion) = job(&mut core.txn(now));
+        let (_, completion) = job(&mut Txn::new(
+            &core.store,
+            core.sink.as_ref(),
+            core.last_now,
+        ));
         completion(Err(Error::Failed));
     }
     core.commits.close();
 }
 
 impl Core {
-    fn txn(&self, now: i64) -> Txn<'_> {
-        Txn {
-            store: &self.store,
-            batch: self.store.db().batch(),
-            inserts: 0,
-            removes: 0,
-            effects: Vec::new(),
-            now,
-            sink: self.sink.as_ref(),
-            staged: HashMap::new(),
-            tails: Vec::new(),
-            channel_bytes: 0,
-            queued: Vec::new(),
-        }
-    }
-
     /// Runs `first` and, with `more`, every operation queued meanwhile (up to [`MAX_GROUP`]),
     /// then syncs once and acknowledges them all.
     fn group(&mut self, first: Job, more: Option<&async_channel::Receiver<Job>>) {
@@ -553,9 +556,8 @@ impl Core {
     fn apply(&mut self, job: Job, low: Option<u64>) {
         let now = crate::protocol::time::now_ns().max(self.last_now + 1);
         self.last_now = now;
-        let store = self.store.clone();
-        let sink = self.sink.clone();
-        let mut txn = self.txn(now);
+        let (store, sink) = (self.store.as_ref(), self.sink.as_ref());
+        let mut txn = Txn::new(store, sink, now);
         let (ok, completion) = job(&mut txn);
         if !ok {
             // the operation refused: nothing to write; its error reaches the caller
@@ -588,7 +590,7 @@ impl Core {
                 Err(err) => {
                     tracing::error!(error = %err, "storage commit failed");
                     completion(Err(Error::Failed));
-                    fail(&self.failed, sink.as_ref());
+                    fail(&self.failed, sink);
                 }
             }
         }
