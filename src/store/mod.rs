@@ -23,6 +23,7 @@
 pub mod commits;
 mod error;
 pub mod floors;
+pub mod journal;
 pub mod keys;
 pub mod segments;
 mod tables;
@@ -240,6 +241,7 @@ impl Store {
         }
         if created {
             tables::check_all(&keyspaces_dir(&cfg.path))?;
+            journal::check_all(&cfg.path)?;
         }
         let db = Database::builder(&cfg.path)
             .cache_size(cfg.cache_bytes)

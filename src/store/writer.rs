@@ -568,13 +568,14 @@ impl Core {
             completion(Err(self.space.refusal(free)));
         } else {
             let Txn {
-                batch,
+                mut batch,
                 effects: e,
                 tails,
                 channel_bytes,
                 queued,
                 ..
             } = txn;
+            super::journal::stamp(&mut batch, store.db(), &store.meta);
             match batch.commit() {
                 Ok(()) => {
                     for (cid, tail) in tails {
@@ -613,6 +614,7 @@ impl Core {
         let staged = if records.is_empty() {
             Ok(())
         } else {
+            super::journal::stamp(&mut records, store.db(), &store.meta);
             records.commit()
         };
         let synced = match self.mode {

@@ -137,6 +137,9 @@ def test_power_cuts_lose_nothing_acknowledged(tmp_path, mode):
                 pytest.fail(f"{mode}: colonyd did not start after cut {n + 1} ({fs.cuts[-1]}): {e}")
             check(server, colony, ledger, f"{mode}: after cut {n + 1} ({fs.cuts[-1]})")
             assert not ledger.violations, "\n".join(ledger.violations[:20])
+            # progress for long release runs (shown with -s)
+            print(f"powercut {mode}: cut {n + 1}/{CUTS} survived ({fs.cuts[-1]}); "
+                  f"{ledger.counts['appends']} appends acknowledged so far", flush=True)
 
         states = drain(server, colony, ledger, executors)
         c = server.client()
