@@ -31,11 +31,187 @@ fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
 
+/// The `colonyd` command line: every command and option, with its environment variable.
+/// Help, shell completions and the man page are generated from these definitions.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "colonyd",
+    version,
+    about = "A single-binary, ColonyOS-compatible server for edge devices",
+    after_help = "With no command, colonyd runs `serve` with its defaults.\n\
+                  EXIT CODES: 0 success, 1 failure (the server refused, I/O failed), 2 usage error."
+)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// colonyd's commands.
+// parsed once per process: the size of the serve variant does not matter
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run the ColonyOS-compatible server (the default command)
+    #[command(after_help = crate::config::SERVE_AFTER_HELP)]
+    Serve(crate::config::ServeArgs),
+    /// Print a fresh key: prvkey=<hex> and id=<hex>
+    Keygen,
+    /// Look at processes
+    #[command(subcommand)]
+    Process(ProcessCommand),
+    /// Look at channels
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Ask the running server for a consistent copy of its store in DIR (on the server's
+    /// machine; relative paths are inside its data directory); signs with
+    /// COLONIES_SERVER_PRVKEY
+    Backup(BackupArgs),
+    /// Copy a backup into an empty data directory (the server must not be running on it)
+    Restore(RestoreArgs),
+    /// Print a shell completion script: colonyd completions bash > /etc/bash_completion.d/colonyd
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write colonyd's man pages (roff) into DIR
+    #[command(hide = true)]
+    Man {
+        /// Where the pages go
+        dir: std::path::PathBuf,
+    },
+}
+
+/// `colonyd process …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ProcessCommand {
+    /// List a colony's processes; signs with COLONIES_PRVKEY (a member of the colony)
+    Ls(ProcessLsArgs),
+}
+
+/// `colonyd channel …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ChannelCommand {
+    /// Print a channel's entries as they arrive (history first); signs with COLONIES_PRVKEY
+    Tail(ChannelTailArgs),
+}
+
+/// Where the server is.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerArgs {
+    /// Server address. Default $COLONIES_SERVER_HOST:$COLONIES_SERVER_PORT, else
+    /// 127.0.0.1:50080
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+}
+
+/// A process state, as `process ls --state` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StateArg {
+    /// submitted, not assigned
+    Waiting,
+    /// assigned to an executor
+    Running,
+    /// closed successfully
+    Successful,
+    /// closed as failed
+    Failed,
+    /// cancelled
+    Cancelled,
+}
+
+impl StateArg {
+    const ALL: [StateArg; 5] = [
+        StateArg::Waiting,
+        StateArg::Running,
+        StateArg::Successful,
+        StateArg::Failed,
+        StateArg::Cancelled,
+    ];
+    fn code(self) -> i64 {
+        match self {
+            StateArg::Waiting => 0,
+            StateArg::Running => 1,
+            StateArg::Successful => 2,
+            StateArg::Failed => 3,
+            StateArg::Cancelled => 4,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            StateArg::Waiting => "waiting",
+            StateArg::Running => "running",
+            StateArg::Successful => "successful",
+            StateArg::Failed => "failed",
+            StateArg::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// `colonyd process ls`
+#[derive(Debug, clap::Args)]
+pub struct ProcessLsArgs {
+    /// Where the server is
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The colony. Default $COLONIES_COLONY_NAME
+    #[arg(long, value_name = "NAME")]
+    pub colony: Option<String>,
+    /// Only processes in this state. Default: every state
+    #[arg(long, value_enum)]
+    pub state: Option<StateArg>,
+    /// Most processes listed per state
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub count: i64,
+    /// One JSON array of the processes as the server returns them, instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `colonyd channel tail`
+#[derive(Debug, clap::Args)]
+pub struct ChannelTailArgs {
+    /// Where the server is
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The process whose channel to follow
+    pub processid: String,
+    /// The channel's name
+    pub channel: String,
+    /// Start after this sequence number (0: from the beginning)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub after: i64,
+    /// Stop after this many seconds without an entry
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub timeout: i64,
+}
+
+/// `colonyd backup`
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Where the server is
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Directory the server writes the copy to
+    pub dir: String,
+}
+
+/// `colonyd restore`
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// A directory `colonyd backup` wrote
+    pub backup: std::path::PathBuf,
+    /// The data directory to restore into (empty or new)
+    #[arg(long, env = "COLONYD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: std::path::PathBuf,
+}
+
 /// `--server HOST:PORT`, else `COLONIES_SERVER_HOST`:`COLONIES_SERVER_PORT`, else
 /// 127.0.0.1:50080.
-fn server_addr(flags: &Flags) -> String {
-    if let Some(s) = flags.get("--server") {
-        return s.to_string();
+fn server_addr(s: &ServerArgs) -> String {
+    if let Some(s) = s.server.as_ref().filter(|s| !s.is_empty()) {
+        return s.clone();
     }
     let host = env("COLONIES_SERVER_HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port = env("COLONIES_SERVER_PORT").unwrap_or_else(|| "50080".into());
@@ -48,121 +224,46 @@ fn key_from(var: &str) -> Result<PrivateKey, (u8, String)> {
     PrivateKey::from_hex(&hex).map_err(|_| usage(format!("{var} is not a valid private key")))
 }
 
-/// Parsed `--flag value` pairs and positional arguments.
-struct Flags {
-    pairs: Vec<(String, String)>,
-    positional: Vec<String>,
-}
-
-impl Flags {
-    fn parse(args: &[String], known: &[&str]) -> Result<Flags, (u8, String)> {
-        let mut f = Flags {
-            pairs: Vec::new(),
-            positional: Vec::new(),
-        };
-        let mut i = 0;
-        while let Some(a) = args.get(i) {
-            if a.starts_with("--") {
-                let (k, v) = match a.split_once('=') {
-                    Some((k, v)) => (k.to_string(), v.to_string()),
-                    None => {
-                        i += 1;
-                        let v = args
-                            .get(i)
-                            .ok_or_else(|| usage(format!("{a} needs a value")))?;
-                        (a.clone(), v.clone())
-                    }
-                };
-                if !known.contains(&k.as_str()) {
-                    return Err(usage(format!("unknown option {k}")));
-                }
-                f.pairs.push((k, v));
-            } else {
-                f.positional.push(a.clone());
-            }
-            i += 1;
-        }
-        Ok(f)
-    }
-    fn get(&self, k: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .rev()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Help for the client commands.
-pub const HELP: &str = "CLIENT COMMANDS (server from --server HOST:PORT, else COLONIES_SERVER_HOST/PORT):
-  colonyd process ls [--colony NAME] [--state waiting|running|successful|failed|cancelled] [--count N]
-      list processes; signs with COLONIES_PRVKEY (a member of the colony), colony from
-      --colony or COLONIES_COLONY_NAME
-  colonyd channel tail PROCESSID CHANNEL [--after N] [--timeout SECS]
-      print a channel's entries as they arrive (history first); signs with COLONIES_PRVKEY
-  colonyd backup DIR
-      ask the running server for a consistent copy of its store in DIR (on the server's
-      machine; relative paths are inside its data directory); signs with COLONIES_SERVER_PRVKEY
-  colonyd restore BACKUP --data-dir DIR
-      copy a backup into an empty data directory (the server must not be running on it)
-";
-
 /// `colonyd process ls`
-pub fn process_ls(args: &[String]) -> Outcome {
-    let f = Flags::parse(args, &["--server", "--colony", "--state", "--count"])?;
+pub fn process_ls(a: &ProcessLsArgs) -> Outcome {
     let key = key_from("COLONIES_PRVKEY")?;
-    let colony = f
-        .get("--colony")
-        .map(str::to_string)
+    let colony = a
+        .colony
+        .clone()
+        .filter(|c| !c.is_empty())
         .or_else(|| env("COLONIES_COLONY_NAME"))
         .ok_or_else(|| usage("give --colony or set COLONIES_COLONY_NAME"))?;
-    let states: Vec<(i64, &str)> = match f.get("--state") {
-        None => vec![
-            (0, "waiting"),
-            (1, "running"),
-            (2, "successful"),
-            (3, "failed"),
-            (4, "cancelled"),
-        ],
-        Some(s) => {
-            let all = [
-                (0, "waiting"),
-                (1, "running"),
-                (2, "successful"),
-                (3, "failed"),
-                (4, "cancelled"),
-            ];
-            vec![*all
-                .iter()
-                .find(|(_, n)| *n == s)
-                .ok_or_else(|| usage(format!("unknown state {s}")))?]
-        }
+    let states: Vec<StateArg> = match a.state {
+        None => StateArg::ALL.to_vec(),
+        Some(s) => vec![s],
     };
-    let count: i64 = f
-        .get("--count")
-        .map(|c| c.parse().map_err(|_| usage("--count needs a number")))
-        .transpose()?
-        .unwrap_or(100);
-    let mut c = Client::connect(&server_addr(&f)).map_err(failed)?;
+    let mut c = Client::connect(&server_addr(&a.server)).map_err(failed)?;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "{:<64}  {:<10}  {:<20}  {:<16}  SUBMITTED",
-        "PROCESSID", "STATE", "FUNCNAME", "EXECUTORTYPE"
-    );
-    for (st, name) in states {
+    let mut all = Vec::new();
+    if !a.json {
+        let _ = writeln!(
+            out,
+            "{:<64}  {:<10}  {:<20}  {:<16}  SUBMITTED",
+            "PROCESSID", "STATE", "FUNCNAME", "EXECUTORTYPE"
+        );
+    }
+    for st in states {
         let list = c
             .call(
-                serde_json::json!({"msgtype":"getprocessesmsg","colonyname":colony,"count":count,"state":st}),
+                serde_json::json!({"msgtype":"getprocessesmsg","colonyname":colony,"count":a.count,"state":st.code()}),
                 &key,
             )
             .map_err(failed)?;
         for p in list.as_array().into_iter().flatten() {
+            if a.json {
+                all.push(p.clone());
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "{:<64}  {:<10}  {:<20}  {:<16}  {}",
                 p["processid"].as_str().unwrap_or(""),
-                name,
+                st.name(),
                 p["spec"]["funcname"].as_str().unwrap_or(""),
                 p["spec"]["conditions"]["executortype"]
                     .as_str()
@@ -171,28 +272,18 @@ pub fn process_ls(args: &[String]) -> Outcome {
             );
         }
     }
+    if a.json {
+        let _ = writeln!(out, "{}", serde_json::Value::Array(all));
+    }
     Ok(())
 }
 
 /// `colonyd channel tail`
-pub fn channel_tail(args: &[String]) -> Outcome {
+pub fn channel_tail(a: &ChannelTailArgs) -> Outcome {
     use async_tungstenite::tungstenite::{client, Message};
-    let f = Flags::parse(args, &["--server", "--after", "--timeout"])?;
-    let [pid, name] = f.positional.as_slice() else {
-        return Err(usage("usage: colonyd channel tail PROCESSID CHANNEL"));
-    };
+    let (pid, name, after, timeout) = (&a.processid, &a.channel, a.after, a.timeout);
     let key = key_from("COLONIES_PRVKEY")?;
-    let after: i64 = f
-        .get("--after")
-        .map(|v| v.parse().map_err(|_| usage("--after needs a number")))
-        .transpose()?
-        .unwrap_or(0);
-    let timeout: i64 = f
-        .get("--timeout")
-        .map(|v| v.parse().map_err(|_| usage("--timeout needs a number")))
-        .transpose()?
-        .unwrap_or(3600);
-    let addr = server_addr(&f);
+    let addr = server_addr(&a.server);
     let stream = std::net::TcpStream::connect(&addr)
         .map_err(|e| failed(format!("cannot connect to {addr}: {e}")))?;
     let (mut ws, _) = client(format!("ws://{addr}/pubsub"), stream).map_err(failed)?;
@@ -245,13 +336,10 @@ pub fn channel_tail(args: &[String]) -> Outcome {
 }
 
 /// `colonyd backup DIR`
-pub fn backup(args: &[String]) -> Outcome {
-    let f = Flags::parse(args, &["--server"])?;
-    let [dir] = f.positional.as_slice() else {
-        return Err(usage("usage: colonyd backup DIR"));
-    };
+pub fn backup(a: &BackupArgs) -> Outcome {
+    let dir = &a.dir;
     let key = key_from("COLONIES_SERVER_PRVKEY")?;
-    let mut c = Client::connect(&server_addr(&f)).map_err(failed)?;
+    let mut c = Client::connect(&server_addr(&a.server)).map_err(failed)?;
     let v = c
         .call(
             serde_json::json!({"msgtype":"colonydbackupmsg","dir":dir}),
@@ -267,24 +355,17 @@ pub fn backup(args: &[String]) -> Outcome {
 }
 
 /// `colonyd restore BACKUP --data-dir DIR`
-pub fn restore(args: &[String]) -> Outcome {
-    let f = Flags::parse(args, &["--data-dir"])?;
-    let [backup] = f.positional.as_slice() else {
-        return Err(usage("usage: colonyd restore BACKUP --data-dir DIR"));
-    };
-    let data = f
-        .get("--data-dir")
-        .map(str::to_string)
-        .or_else(|| env("COLONYD_DATA_DIR"))
-        .ok_or_else(|| usage("give --data-dir (an empty or new directory)"))?;
-    let src = std::path::Path::new(backup).join("store");
+pub fn restore(a: &RestoreArgs) -> Outcome {
+    let backup = a.backup.display();
+    let data = a.data_dir.display();
+    let src = a.backup.join("store");
     if !src.is_dir() {
         return Err(failed(format!(
             "{} is not a colonyd backup (no store/ inside)",
             backup
         )));
     }
-    let dst = std::path::Path::new(&data);
+    let dst = a.data_dir.as_path();
     if dst.exists() && std::fs::read_dir(dst).map_err(failed)?.next().is_some() {
         return Err(failed(format!(
             "{data} is not empty; restore only into an empty directory"
@@ -318,4 +399,17 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()
         }
     }
     Ok(())
+}
+
+/// `colonyd completions SHELL`: the completion script for `shell` on `out`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "colonyd", out);
+}
+
+/// `colonyd man DIR`: `colonyd.1` and one page per command (`colonyd-serve.1`, …).
+pub fn man_pages(dir: &std::path::Path) -> Outcome {
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    clap_mangen::generate_to(cmd, dir).map_err(failed)
 }

@@ -45,16 +45,19 @@ mod workflows;
 
 // The public surface: what the binary, the end-to-end tests and the load generator use.
 pub use client::{decode_reply, envelope, Client};
-pub use config::{serve_help, Config};
+pub use config::{Config, CronMissedArg, ServeArgs, SyncArg, SERVE_AFTER_HELP};
 pub use crypto::{random_id, PrivateKey};
 pub use embedded::{Embedded, EmbeddedOptions};
 pub use protocol::{Access, ApiError, Endpoint, PayloadType};
 pub use server::run;
 
-/// The operator commands of the `colonyd` binary (`process ls`, `channel tail`, `backup`,
-/// `restore`), each parsing its own arguments.
+/// The `colonyd` command line ([`commands::Cli`]) and the operator commands besides `serve`.
 pub mod commands {
-    pub use crate::cli::{backup, channel_tail, process_ls, restore, HELP, USAGE};
+    pub use crate::cli::{
+        backup, channel_tail, completions, man_pages, process_ls, restore, BackupArgs,
+        ChannelCommand, ChannelTailArgs, Cli, Command, ProcessCommand, ProcessLsArgs, RestoreArgs,
+        ServerArgs, StateArg, FAILURE, USAGE,
+    };
 }
 
 /// Internals the criterion benchmarks (`bench/hotpaths.rs`) and the fuzz targets (`fuzz/`)

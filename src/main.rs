@@ -1,22 +1,8 @@
-//! The `colonyd` binary: `serve` (default), `keygen`, `--version`, `--help`.
+//! The `colonyd` binary: parses the command line (`colonyd::commands::Cli`) and runs the
+//! command; `serve` is the default.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-
-const HELP: &str = "colonyd: a single-binary, ColonyOS-compatible server for edge devices
-
-USAGE:
-  colonyd serve [OPTIONS]   run the server (see colonyd serve --help)
-  colonyd keygen            print a fresh key: prvkey=<hex> and id=<hex>
-  colonyd process ls        list processes (see below)
-  colonyd channel tail      follow a channel
-  colonyd backup DIR        consistent copy of a running server's store
-  colonyd restore BACKUP --data-dir DIR
-  colonyd --version         print the version
-  colonyd --help            print this help
-
-EXIT CODES: 0 success, 1 failure, 2 usage error.
-";
 
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok()
@@ -53,87 +39,81 @@ fn init_logs(filter: &str) {
         .try_init();
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cmd, rest) = match args.split_first() {
-        Some((c, r)) => (c.as_str(), r),
-        None => ("serve", &[][..]),
+fn outcome(o: Result<(), (u8, String)>) -> ExitCode {
+    match o {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, msg)) => {
+            eprintln!("colonyd: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn serve(args: colonyd::ServeArgs) -> ExitCode {
+    let print = args.print_config;
+    let cfg = match colonyd::Config::from_args(args, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("colonyd: {e}");
+            return ExitCode::from(colonyd::commands::USAGE);
+        }
     };
-    match cmd {
-        "-h" | "--help" | "help" => {
-            print!("{HELP}\n{}", colonyd::commands::HELP);
-            ExitCode::SUCCESS
+    if print {
+        print!("{}", cfg.describe());
+        return ExitCode::SUCCESS;
+    }
+    init_logs(&cfg.log_level);
+    if std::env::var_os("SMOL_THREADS").is_none() {
+        // smol's global executor reads this once, on first use (no threads exist yet)
+        std::env::set_var("SMOL_THREADS", cfg.threads.to_string());
+    }
+    match colonyd::run(cfg, &env) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("colonyd: {e}");
+            ExitCode::from(1)
         }
-        "-V" | "--version" => {
-            println!("colonyd {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    use clap::{CommandFactory, Parser};
+    use colonyd::commands::{ChannelCommand, Cli, Command, ProcessCommand};
+    // an empty variable counts as unset (an env file line `COLONYD_LISTEN=` keeps the
+    // default); nothing else runs yet, so changing the environment here is safe
+    for arg in Cli::command()
+        .get_subcommands()
+        .flat_map(|c| c.get_arguments().cloned().collect::<Vec<_>>())
+    {
+        if let Some(var) = arg.get_env() {
+            if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+                std::env::remove_var(var);
+            }
         }
-        "keygen" => {
+    }
+    // clap prints help, version and usage errors itself (exit 0, 0, 2)
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(colonyd::ServeArgs::default()),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Keygen) => {
             let k = colonyd::PrivateKey::generate();
             println!("prvkey={}", k.to_hex());
             println!("id={}", k.id());
             ExitCode::SUCCESS
         }
-        "serve" => {
-            if rest.iter().any(|a| a == "-h" || a == "--help") {
-                print!("{}", colonyd::serve_help());
-                return ExitCode::SUCCESS;
-            }
-            let cfg = match colonyd::Config::parse(rest, &env) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("colonyd: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            init_logs(&cfg.log_level);
-            if std::env::var_os("SMOL_THREADS").is_none() {
-                // smol's global executor reads this once, on first use (no threads exist yet)
-                std::env::set_var("SMOL_THREADS", cfg.threads.to_string());
-            }
-            match colonyd::run(cfg, &env) {
-                Ok(0) => ExitCode::SUCCESS,
-                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    eprintln!("colonyd: {e}");
-                    ExitCode::from(1)
-                }
-            }
+        Some(Command::Process(ProcessCommand::Ls(a))) => outcome(colonyd::commands::process_ls(&a)),
+        Some(Command::Channel(ChannelCommand::Tail(a))) => {
+            outcome(colonyd::commands::channel_tail(&a))
         }
-        "process" | "channel" | "backup" | "restore" => {
-            if rest.iter().any(|a| a == "-h" || a == "--help") {
-                print!("{HELP}\n{}", colonyd::commands::HELP);
-                return ExitCode::SUCCESS;
-            }
-            let outcome = match (cmd, rest.split_first()) {
-                ("process", Some((sub, args))) if sub == "ls" => {
-                    colonyd::commands::process_ls(args)
-                }
-                ("channel", Some((sub, args))) if sub == "tail" => {
-                    colonyd::commands::channel_tail(args)
-                }
-                ("backup", _) => colonyd::commands::backup(rest),
-                ("restore", _) => colonyd::commands::restore(rest),
-                _ => Err((
-                    colonyd::commands::USAGE,
-                    format!("unknown command\n\n{}", colonyd::commands::HELP),
-                )),
-            };
-            match outcome {
-                Ok(()) => ExitCode::SUCCESS,
-                Err((code, msg)) => {
-                    eprintln!("colonyd: {msg}");
-                    ExitCode::from(code)
-                }
-            }
+        Some(Command::Backup(a)) => outcome(colonyd::commands::backup(&a)),
+        Some(Command::Restore(a)) => outcome(colonyd::commands::restore(&a)),
+        Some(Command::Completions { shell }) => {
+            colonyd::commands::completions(shell, &mut std::io::stdout());
+            ExitCode::SUCCESS
         }
-        other => {
-            eprintln!(
-                "colonyd: unknown command {other:?}\n\n{HELP}\n{}",
-                colonyd::commands::HELP
-            );
-            ExitCode::from(2)
-        }
+        Some(Command::Man { dir }) => outcome(colonyd::commands::man_pages(&dir)),
     }
 }

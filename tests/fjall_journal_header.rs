@@ -7,6 +7,8 @@
 //! tables already hold, and skip the batch. The write was persisted with `SyncAll`; reopening
 //! returns no error and no value.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use fjall::{Database, KeyspaceCreateOptions, PersistMode};
 
 /// Where a batch's sequence number sits after its start: tag (1) + item count (4).
