@@ -35,6 +35,9 @@
 //! `--metrics HOST:PORT` (the server's `--metrics-listen`) adds syncs per operation to
 //! `submit`, `append` and `cycle`; `--one-channel` makes every `append` client write to one
 //! process's channel, submitter and executor alternating.
+//!
+//! `--tls` (or `COLONIES_SERVER_TLS=true`) and `--ca-file FILE` (or `COLONYD_CA_FILE`) run the
+//! requests and subscriptions of every scenario but `abuse` over HTTPS and WSS.
 
 // a test or benchmark that cannot go on should stop loudly: panics are its failure report
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -74,6 +77,18 @@ struct Args {
     scenario: String,
 }
 
+/// `--tls` / `--ca-file` (or COLONIES_SERVER_TLS=true / COLONYD_CA_FILE): requests and
+/// subscriptions over HTTPS and WSS, through the same client as the operator commands.
+static TLS: std::sync::OnceLock<Option<Option<std::path::PathBuf>>> = std::sync::OnceLock::new();
+
+/// The server at `addr`, plain or HTTPS as configured.
+pub(crate) fn target(addr: &str) -> colonyd::Target {
+    match TLS.get().cloned().flatten() {
+        Some(ca) => colonyd::Target::tls(addr, ca.as_deref()).unwrap_or_else(|e| panic!("{e}")),
+        None => colonyd::Target::plain(addr),
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         addr: "127.0.0.1:50080".into(),
@@ -98,6 +113,10 @@ fn parse_args() -> Result<Args, String> {
         scenario: String::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut tls = std::env::var("COLONIES_SERVER_TLS").is_ok_and(|v| v == "true");
+    let mut ca_file = std::env::var_os("COLONYD_CA_FILE")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
     let mut i = 0;
     while i < args.len() {
         let v = |i: usize| {
@@ -123,6 +142,12 @@ fn parse_args() -> Result<Args, String> {
                 i += 1;
                 continue;
             }
+            "--tls" => {
+                tls = true;
+                i += 1;
+                continue;
+            }
+            "--ca-file" => ca_file = Some(v(i)?.into()),
             "--subscribers" => a.subscribers = v(i)?.parse().map_err(|_| "bad --subscribers")?,
             "--idle" => a.idle = v(i)?.parse().map_err(|_| "bad --idle")?,
             "--slow" => a.slow = v(i)?.parse().map_err(|_| "bad --slow")?,
@@ -144,6 +169,7 @@ fn parse_args() -> Result<Args, String> {
     if a.scenario.is_empty() {
         return Err("no scenario given".into());
     }
+    let _ = TLS.set((tls || ca_file.is_some()).then_some(ca_file));
     Ok(a)
 }
 
@@ -152,7 +178,7 @@ struct Conn(Client);
 
 impl Conn {
     fn new(addr: &str) -> Conn {
-        Conn(Client::connect(addr).unwrap_or_else(|e| panic!("{e}")))
+        Conn(Client::open(&target(addr)).unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn post(&mut self, body: &[u8]) -> (u16, Vec<u8>) {
@@ -335,9 +361,10 @@ fn latency(a: &Args, s: &Setup) {
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
-                    let stream = TcpStream::connect(&addr).expect("connect");
-                    let (mut ws, _) =
-                        client(format!("ws://{addr}/pubsub"), stream).expect("ws handshake");
+                    let t = target(&addr);
+                    let stream = t.open().unwrap_or_else(|e| panic!("{e}"));
+                    let (mut ws, _) = client(format!("{}://{addr}/pubsub", t.ws_scheme()), stream)
+                        .expect("ws handshake");
                     ws.send(Message::text(req)).expect("subscribe");
                     ready.wait();
                     let mut arrivals = vec![Duration::ZERO; count];

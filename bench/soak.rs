@@ -121,11 +121,12 @@ fn subscriber(
             &exec,
         ))
         .unwrap_or_default();
-        let Ok(stream) = std::net::TcpStream::connect(&addr) else {
+        let t = super::target(&addr);
+        let Ok(stream) = t.open() else {
             continue;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
-        let Ok((mut ws, _)) = client(format!("ws://{addr}/pubsub"), stream) else {
+        let Ok((mut ws, _)) = client(format!("{}://{addr}/pubsub", t.ws_scheme()), stream) else {
             continue;
         };
         if ws.send(Message::text(req)).is_err() {

@@ -7,7 +7,7 @@
 // non-object reads as null); nothing else here indexes
 #![allow(clippy::indexing_slicing)]
 
-use crate::client::{CallError, Client};
+use crate::client::{CallError, Client, Target};
 use crate::crypto::PrivateKey;
 use std::io::Write;
 
@@ -104,6 +104,14 @@ pub struct ServerArgs {
     /// 127.0.0.1:50080
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
+    /// Speak HTTPS and WSS (a server started with --tls-cert), trusting the system's CA
+    /// bundle and --ca-file
+    #[arg(long, env = "COLONIES_SERVER_TLS")]
+    pub tls: bool,
+    /// PEM file of CA certificates to trust besides the system's (a private CA); implies
+    /// --tls
+    #[arg(long, env = "COLONYD_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A process state, as `process ls --state` takes it.
@@ -218,6 +226,16 @@ fn server_addr(s: &ServerArgs) -> String {
     format!("{host}:{port}")
 }
 
+/// The server to talk to: [`server_addr`], over HTTPS with `--tls` or `--ca-file`.
+fn server_target(s: &ServerArgs) -> Result<Target, (u8, String)> {
+    let addr = server_addr(s);
+    if s.tls || s.ca_file.is_some() {
+        Target::tls(&addr, s.ca_file.as_deref()).map_err(failed)
+    } else {
+        Ok(Target::plain(&addr))
+    }
+}
+
 fn key_from(var: &str) -> Result<PrivateKey, (u8, String)> {
     let hex =
         env(var).ok_or_else(|| usage(format!("set {var} to the private key to sign with")))?;
@@ -237,7 +255,7 @@ pub fn process_ls(a: &ProcessLsArgs) -> Outcome {
         None => StateArg::ALL.to_vec(),
         Some(s) => vec![s],
     };
-    let mut c = Client::connect(&server_addr(&a.server)).map_err(failed)?;
+    let mut c = Client::open(&server_target(&a.server)?).map_err(failed)?;
     let mut out = std::io::stdout().lock();
     let mut all = Vec::new();
     if !a.json {
@@ -283,10 +301,13 @@ pub fn channel_tail(a: &ChannelTailArgs) -> Outcome {
     use async_tungstenite::tungstenite::{client, Message};
     let (pid, name, after, timeout) = (&a.processid, &a.channel, a.after, a.timeout);
     let key = key_from("COLONIES_PRVKEY")?;
-    let addr = server_addr(&a.server);
-    let stream = std::net::TcpStream::connect(&addr)
-        .map_err(|e| failed(format!("cannot connect to {addr}: {e}")))?;
-    let (mut ws, _) = client(format!("ws://{addr}/pubsub"), stream).map_err(failed)?;
+    let target = server_target(&a.server)?;
+    let stream = target.open().map_err(failed)?;
+    let (mut ws, _) = client(
+        format!("{}://{}/pubsub", target.ws_scheme(), target.addr()),
+        stream,
+    )
+    .map_err(failed)?;
     let req = crate::client::envelope(
         &serde_json::json!({"msgtype":"subscribechannelmsg","processid":pid,"name":name,"afterseq":after,"timeout":timeout}),
         &key,
@@ -339,7 +360,7 @@ pub fn channel_tail(a: &ChannelTailArgs) -> Outcome {
 pub fn backup(a: &BackupArgs) -> Outcome {
     let dir = &a.dir;
     let key = key_from("COLONIES_SERVER_PRVKEY")?;
-    let mut c = Client::connect(&server_addr(&a.server)).map_err(failed)?;
+    let mut c = Client::open(&server_target(&a.server)?).map_err(failed)?;
     let v = c
         .call(
             serde_json::json!({"msgtype":"colonydbackupmsg","dir":dir}),

@@ -44,7 +44,7 @@ mod transport;
 mod workflows;
 
 // The public surface: what the binary, the end-to-end tests and the load generator use.
-pub use client::{decode_reply, envelope, Client};
+pub use client::{decode_reply, envelope, Client, Stream, Target};
 pub use config::{Config, CronMissedArg, ServeArgs, SyncArg, SERVE_AFTER_HELP};
 pub use crypto::{random_id, PrivateKey};
 pub use embedded::{Embedded, EmbeddedOptions};

@@ -116,3 +116,63 @@ def test_bad_tls_files_refuse_to_start(tmp_path):
     with pytest.raises(RuntimeError) as e:
         s2.start(timeout=10)
     assert "required arguments were not provided" in str(e.value) and "--tls-key" in str(e.value)
+
+
+def test_operator_commands_over_https_with_a_private_ca(tls_server):
+    """process ls, channel tail and backup against a --tls-cert server: --tls with --ca-file
+    (or COLONYD_CA_FILE) works; without the CA the certificate is refused; plain HTTP fails."""
+    import os
+    import time
+    from harness import BIN, SERVER_PRVKEY
+    colony = Colony(tls_server)
+    c = colony.client
+    spec = func_spec("overtls", [], colony.name, colony.executortype)
+    spec.channels = ["log"]
+    p = c.submit_func_spec(spec, colony.user_prv)
+    env = {**os.environ, "COLONIES_PRVKEY": colony.user_prv, "COLONIES_COLONY_NAME": colony.name,
+           "COLONIES_SERVER_PRVKEY": SERVER_PRVKEY}
+    for v in ("COLONIES_SERVER_TLS", "COLONYD_CA_FILE", "SSL_CERT_FILE"):
+        env.pop(v, None)
+    server = ["--server", f"127.0.0.1:{tls_server.port}"]
+
+    def run(args, extra=None):
+        return subprocess.run([BIN] + args, capture_output=True, text=True, timeout=60,
+                              env={**env, **(extra or {})})
+
+    r = run(["process", "ls", *server, "--tls", "--ca-file", tls_server.tls_ca, "--json"])
+    assert r.returncode == 0, r.stderr
+    assert [x["processid"] for x in json.loads(r.stdout)] == [p.processid]
+    # the CA from the environment, TLS from COLONIES_SERVER_TLS as other clients take it
+    r = run(["process", "ls", *server], {"COLONYD_CA_FILE": tls_server.tls_ca})
+    assert r.returncode == 0 and p.processid in r.stdout, r.stderr
+    r = run(["process", "ls", *server, "--tls"], {"SSL_CERT_FILE": tls_server.tls_ca})
+    assert r.returncode == 0 and p.processid in r.stdout, r.stderr
+    # not trusted: the system roots alone do not know the test CA
+    r = run(["process", "ls", *server, "--tls"])
+    assert r.returncode == 1 and "TLS handshake" in r.stderr and "certificate" in r.stderr.lower(), r.stderr
+    # plain HTTP to a TLS server: an error, not a hang
+    r = run(["process", "ls", *server])
+    assert r.returncode == 1, r.stderr
+    # channel tail over WSS
+    c.assign(colony.name, 5, colony.exec_prv)
+    c.channel_append(p.processid, "log", 1, "secret", colony.exec_prv)
+    tail = subprocess.Popen([BIN, "channel", "tail", p.processid, "log", *server, "--ca-file",
+                             tls_server.tls_ca, "--timeout", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(0.5)
+    c.channel_append(p.processid, "log", 2, "done", colony.exec_prv, payload_type="end")
+    c.close(p.processid, [], colony.exec_prv)
+    out, err = tail.communicate(timeout=30)
+    assert tail.returncode == 0, err
+    assert [l.split("\t")[3] for l in out.strip().splitlines()] == ["secret", "done"]
+    # backup over HTTPS, signed by the server owner
+    r = run(["backup", "backups/tls", *server, "--ca-file", tls_server.tls_ca])
+    assert r.returncode == 0 and "backup written to" in r.stdout, r.stderr
+    # the load generator through the same client: requests and a WSS subscription
+    bench = os.path.join(os.path.dirname(BIN), "colonyd-bench")
+    for scenario in (["--clients", "1", "--count", "5", "append"],
+                     ["--subscribers", "2", "--count", "5", "--rate", "50", "latency"]):
+        r = subprocess.run([bench, "--addr", f"127.0.0.1:{tls_server.port}", "--ca-file",
+                            tls_server.tls_ca, *scenario], capture_output=True, text=True,
+                           timeout=120, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
