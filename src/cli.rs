@@ -69,6 +69,10 @@ pub enum Command {
     Backup(BackupArgs),
     /// Copy a backup into an empty data directory (the server must not be running on it)
     Restore(RestoreArgs),
+    /// Show the server's state: identity, uptime, version, sync mode, store size, free disk,
+    /// colonies, executors, channels, processes and workflows by state; signs with
+    /// COLONIES_SERVER_PRVKEY (the server owner)
+    Status(StatusArgs),
     /// Print a shell completion script: colonyd completions bash > /etc/bash_completion.d/colonyd
     Completions {
         /// The shell
@@ -203,6 +207,17 @@ pub struct BackupArgs {
     pub server: ServerArgs,
     /// Directory the server writes the copy to
     pub dir: String,
+}
+
+/// `colonyd status`
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Where the server is
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// One JSON object (serverinfo, statistics, status as the server returns them)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `colonyd restore`
@@ -433,4 +448,125 @@ pub fn man_pages(dir: &std::path::Path) -> Outcome {
     std::fs::create_dir_all(dir).map_err(failed)?;
     let cmd = <Cli as clap::CommandFactory>::command();
     clap_mangen::generate_to(cmd, dir).map_err(failed)
+}
+
+/// Bytes for people: 1.5 GiB.
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units.get(u).copied().unwrap_or("B"))
+    }
+}
+
+/// Seconds for people: 3d 4h, 2h 13m, 5m 2s.
+fn human_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// `colonyd status`
+pub fn status(a: &StatusArgs) -> Outcome {
+    let key = key_from("COLONIES_SERVER_PRVKEY")?;
+    let target = server_target(&a.server)?;
+    let mut c = Client::open(&target).map_err(failed)?;
+    let info = c
+        .call(serde_json::json!({"msgtype":"getserverinfomsg"}), &key)
+        .map_err(failed)?;
+    let stats = c
+        .call(serde_json::json!({"msgtype":"getstatisticsmsg"}), &key)
+        .map_err(failed)?;
+    let st = c
+        .call(serde_json::json!({"msgtype":"colonydstatusmsg"}), &key)
+        .map_err(|e| {
+            if e.status == 0 {
+                failed(e)
+            } else {
+                failed(format!(
+                    "{e}: colonydstatusmsg is colonyd's own (an upstream server does not answer it)"
+                ))
+            }
+        })?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let all = serde_json::json!({"serverinfo": info, "statistics": stats, "status": st});
+        let _ = writeln!(out, "{all}");
+        return Ok(());
+    }
+    let n = |v: &serde_json::Value| v.as_i64().unwrap_or(0);
+    let u = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let by_state = |kind: &str| {
+        ["waiting", "running", "successful", "failed", "cancelled"]
+            .iter()
+            .map(|s| format!("{s} {}", n(&stats[format!("{s}{kind}").as_str()])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let rows = [
+        (
+            "server",
+            format!(
+                "{} ({}), colonyd {} (build {})",
+                target.addr(),
+                if st["tls"].as_bool().unwrap_or(false) {
+                    "https"
+                } else {
+                    "http"
+                },
+                st["version"].as_str().unwrap_or("?"),
+                info["buildversion"].as_str().unwrap_or("?"),
+            ),
+        ),
+        (
+            "uptime",
+            format!(
+                "{} (since {})",
+                human_duration(u(&st["uptimeseconds"])),
+                st["started"].as_str().unwrap_or("?")
+            ),
+        ),
+        ("sync", st["sync"].as_str().unwrap_or("?").to_string()),
+        (
+            "data dir",
+            st["datadir"].as_str().unwrap_or("?").to_string(),
+        ),
+        ("store", human_bytes(u(&st["storebytes"]))),
+        (
+            "free disk",
+            format!(
+                "{} (writes that add data stop below {})",
+                human_bytes(u(&st["freediskbytes"])),
+                human_bytes(u(&st["mindiskreservebytes"]))
+            ),
+        ),
+        ("colonies", n(&stats["colonies"]).to_string()),
+        (
+            "executors",
+            format!(
+                "{} ({} active, {} unregistered)",
+                n(&stats["executors"]),
+                n(&stats["activeexecutors"]),
+                n(&stats["unregisteredexecutors"])
+            ),
+        ),
+        ("channels", u(&st["channels"]).to_string()),
+        ("processes", by_state("processes")),
+        ("workflows", by_state("workflows")),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(out, "{k:<10} {v}");
+    }
+    Ok(())
 }

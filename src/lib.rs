@@ -54,7 +54,7 @@ pub use server::run;
 /// The `colonyd` command line ([`commands::Cli`]) and the operator commands besides `serve`.
 pub mod commands {
     pub use crate::cli::{
-        backup, channel_tail, completions, man_pages, process_ls, restore, BackupArgs,
+        backup, channel_tail, completions, man_pages, process_ls, restore, status, BackupArgs,
         ChannelCommand, ChannelTailArgs, Cli, Command, ProcessCommand, ProcessLsArgs, RestoreArgs,
         ServerArgs, StateArg, FAILURE, USAGE,
     };

@@ -109,6 +109,7 @@ fn main() -> ExitCode {
             outcome(colonyd::commands::channel_tail(&a))
         }
         Some(Command::Backup(a)) => outcome(colonyd::commands::backup(&a)),
+        Some(Command::Status(a)) => outcome(colonyd::commands::status(&a)),
         Some(Command::Restore(a)) => outcome(colonyd::commands::restore(&a)),
         Some(Command::Completions { shell }) => {
             colonyd::commands::completions(shell, &mut std::io::stdout());

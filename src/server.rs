@@ -228,6 +228,12 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
             host: addr.ip().to_string(),
             port: addr.port(),
             tls: tls.is_some(),
+            sync: match cfg.sync {
+                crate::store::writer::SyncMode::Always => "always",
+                crate::store::writer::SyncMode::Never => "never",
+            },
+            started_ns: crate::protocol::time::now_ns(),
+            min_free_disk: cfg.min_free_disk,
         };
     }
     if let Some(pf) = &cfg.port_file {

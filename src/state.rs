@@ -50,6 +50,12 @@ pub struct ServerInfo {
     pub port: u16,
     /// Whether the API is served over TLS.
     pub tls: bool,
+    /// `--sync`: `always` or `never`.
+    pub sync: &'static str,
+    /// When this process started serving (UTC nanoseconds).
+    pub started_ns: i64,
+    /// `--min-free-disk`: the reserve below which writes that add data are refused.
+    pub min_free_disk: u64,
 }
 
 /// Shared server state.

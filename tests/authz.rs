@@ -709,6 +709,7 @@ fn matrix() -> Vec<Row> {
             |f| json!({"dir":format!("backup-{}", f.n)}),
             &[ServerOwner],
         ),
+        api("colonydstatusmsg", |_| json!({}), &[ServerOwner]),
         // crons
         api(
             "addcronmsg",

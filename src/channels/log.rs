@@ -433,6 +433,16 @@ fn meta_by_cid(store: &Store, cid: u64) -> Result<Option<ChannelMeta>, store::Er
     store.get(&store.channels, &k)
 }
 
+/// How many channels exist (`colonyd status`): one metadata record each.
+pub fn count(store: &Store) -> Result<u64, store::Error> {
+    let mut n = 0u64;
+    for g in store.channels.prefix(b"m") {
+        g.key()?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Removes closed channels whose retention has expired. Returns how many.
 pub fn expire_due(txn: &mut Txn<'_>, limit: usize) -> Result<usize, ApiError> {
     let now = txn.now;

@@ -165,3 +165,46 @@ pub async fn backup(ctx: &mut Ctx<'_>, m: BackupMsg) -> Result<Vec<u8>, ApiError
     tracing::info!(dir = %target.display(), records, "backup written");
     json(&serde_json::json!({"dir": target.display().to_string(), "records": records}))
 }
+
+/// `colonydstatusmsg` (colonyd's own, server owner only): what `colonyd status` shows beside
+/// the statistics every ColonyOS server reports: uptime, sync mode, the store's size, the free
+/// space on its filesystem and the reserve, the number of channels.
+pub fn status(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
+    auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
+    let info = ctx.state.info.read().map(|g| g.clone()).unwrap_or_default();
+    let store = &ctx.state.store;
+    let now = crate::protocol::time::now_ns();
+    let free = rustix::fs::statvfs(store.path())
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .map_err(|e| ApiError::internal(format!("cannot read free disk space: {e}")))?;
+    json(&serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "buildversion": info.build_version,
+        "started": crate::protocol::time::Timestamp(info.started_ns).to_rfc3339(),
+        "uptimeseconds": (now.saturating_sub(info.started_ns)) / 1_000_000_000,
+        "sync": info.sync,
+        "tls": info.tls,
+        "datadir": store.path().parent().map(|p| p.display().to_string()).unwrap_or_default(),
+        "storebytes": allocated(store.path()),
+        "freediskbytes": free,
+        "mindiskreservebytes": info.min_free_disk,
+        "channels": crate::channels::log::count(store)?,
+    }))
+}
+
+/// Bytes allocated on disk under `dir` (the journal is preallocated sparse: its length says
+/// little about what it uses).
+fn allocated(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => allocated(&e.path()),
+            Ok(m) => m.blocks().saturating_mul(512),
+            Err(_) => 0,
+        })
+        .sum()
+}

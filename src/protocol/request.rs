@@ -322,6 +322,8 @@ requests! {
     ChangeExecutorId = "changeexecutoridmsg", ChangeExecutorIdMsg, Api, OwnExecutor;
     /// Copies the store (colonyd's own).
     Backup = "colonydbackupmsg", BackupMsg, Api, ServerOwner;
+    /// The server's own state: uptime, sync mode, store size, free disk (colonyd's own).
+    Status = "colonydstatusmsg", EmptyMsg, Api, ServerOwner;
     // subscriptions
     /// Waits for one process to reach a state.
     SubscribeProcess = "subscribeprocessmsg", SubscribeProcessMsg, Pubsub, Member;

@@ -102,3 +102,37 @@ def test_readme_walkthrough_runs(colony):
     assert r.returncode == 0, r.stderr
     assert "progress: 25%" in r.stdout and "progress: 100%" in r.stdout
     assert "state: successful output: ['done: frame-42']" in r.stdout
+
+
+def test_status_as_a_table_and_as_json(colony):
+    import json
+    c = colony.client
+    spec = func_spec("counted", [], "dev", "cli")
+    spec.channels = ["log"]
+    done = c.submit_func_spec(spec, colony.user_prv)
+    c.assign("dev", 5, colony.exec_prv)
+    c.channel_append(done.processid, "log", 1, "x", colony.exec_prv)
+    c.close(done.processid, [], colony.exec_prv)
+    c.submit_func_spec(func_spec("waits", [], "dev", "cli"), colony.user_prv)
+    env = client_env(colony, colony.user_prv)
+    r = run(["status", "--json"], env=env)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["statistics"]["colonies"] == 1 and s["statistics"]["executors"] == 1
+    assert s["statistics"]["waitingprocesses"] == 1 and s["statistics"]["successfulprocesses"] == 1
+    st = s["status"]
+    assert st["sync"] == "always" and st["tls"] is False and st["uptimeseconds"] >= 0
+    assert os.path.samefile(st["datadir"], colony.server.data_dir)
+    assert st["storebytes"] > 0 and st["freediskbytes"] > 0
+    assert st["mindiskreservebytes"] == 64 << 20
+    assert st["version"] and s["serverinfo"]["backends"][0]["port"] == colony.server.port
+    r = run(["status"], env=env)
+    assert r.returncode == 0, r.stderr
+    rows = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
+    assert rows["sync"] == "always" and rows["colonies"] == "1"
+    assert rows["processes"].startswith("waiting 1, running 0, successful 1,")
+    assert rows["executors"].startswith("1 (")
+    assert "since" in rows["uptime"] and "stop below 64.0 MiB" in rows["free"]
+    # only the server owner may ask
+    r = run(["status"], env={**env, "COLONIES_SERVER_PRVKEY": colony.user_prv})
+    assert r.returncode == 1 and "not server owner" in r.stderr, r.stderr
