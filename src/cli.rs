@@ -376,12 +376,28 @@ pub fn backup(a: &BackupArgs) -> Outcome {
     let dir = &a.dir;
     let key = key_from("COLONIES_SERVER_PRVKEY")?;
     let mut c = Client::open(&server_target(&a.server)?).map_err(failed)?;
-    let v = c
-        .call(
-            serde_json::json!({"msgtype":"colonydbackupmsg","dir":dir}),
-            &key,
-        )
-        .map_err(failed)?;
+    // the server copies while this waits: on a terminal, say so and count the seconds
+    let waiting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let ticker = {
+        let waiting = waiting.clone();
+        std::thread::spawn(move || {
+            let mut progress = Progress::new();
+            while waiting.load(std::sync::atomic::Ordering::Relaxed) {
+                progress.show(|secs| {
+                    format!("backing up: the server is copying its store ({secs:.0} s)")
+                });
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            progress.done();
+        })
+    };
+    let v = c.call(
+        serde_json::json!({"msgtype":"colonydbackupmsg","dir":dir}),
+        &key,
+    );
+    waiting.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = ticker.join();
+    let v = v.map_err(failed)?;
     println!(
         "backup written to {} ({} records)",
         v["dir"].as_str().unwrap_or(dir),
@@ -407,31 +423,88 @@ pub fn restore(a: &RestoreArgs) -> Outcome {
             "{data} is not empty; restore only into an empty directory"
         )));
     }
-    copy_dir(&src, &dst.join("store")).map_err(failed)?;
-    println!("restored {} into {}", backup, data);
+    let (files, bytes) = copy_dir(&src, &dst.join("store")).map_err(failed)?;
+    println!(
+        "restored {backup} into {data} ({files} files, {})",
+        human_bytes(bytes)
+    );
     Ok(())
+}
+
+/// Progress of a long command on stderr, only when stderr is a terminal (a script or a log
+/// gets the final line on stdout and nothing else), at most ten updates a second.
+struct Progress {
+    on: bool,
+    last: std::time::Instant,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        use std::io::IsTerminal;
+        let now = std::time::Instant::now();
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            // the first update shows at once
+            last: now
+                .checked_sub(std::time::Duration::from_secs(1))
+                .unwrap_or(now),
+            started: now,
+        }
+    }
+
+    fn show(&mut self, what: impl FnOnce(f64) -> String) {
+        if self.on && self.last.elapsed() >= std::time::Duration::from_millis(100) {
+            self.last = std::time::Instant::now();
+            let line = what(self.started.elapsed().as_secs_f64());
+            eprint!("\r\x1b[2K{line}");
+        }
+    }
+
+    fn done(&self) {
+        if self.on {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// Copies `from` into `to`, every file and directory entry durable before it returns (a power
 /// cut right after a restore must not leave half a store).
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    copy_tree(from, to)?;
-    crate::store::sync_dir_and_parent(to)
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    let mut progress = Progress::new();
+    let mut copied = (0u64, 0u64);
+    copy_tree(from, to, &mut copied, &mut progress)?;
+    crate::store::sync_dir_and_parent(to)?;
+    progress.done();
+    Ok(copied)
 }
 
 /// Copies `from` into `to`, fsyncing every file and every directory below `to` (`to` itself
 /// is fsynced by its caller, after its own entry is made).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+fn copy_tree(
+    from: &std::path::Path,
+    to: &std::path::Path,
+    copied: &mut (u64, u64),
+    progress: &mut Progress,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let target = to.join(e.file_name());
         if e.file_type()?.is_dir() {
-            copy_tree(&e.path(), &target)?;
+            copy_tree(&e.path(), &target, copied, progress)?;
             crate::store::sync_dir(&target)?;
         } else {
-            std::fs::copy(e.path(), &target)?;
+            copied.1 += std::fs::copy(e.path(), &target)?;
             std::fs::File::open(&target)?.sync_all()?;
+            copied.0 += 1;
+            let (files, bytes) = *copied;
+            progress.show(|secs| {
+                format!(
+                    "restoring: {files} files, {} ({secs:.0} s)",
+                    human_bytes(bytes)
+                )
+            });
         }
     }
     Ok(())

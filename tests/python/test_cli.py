@@ -15,6 +15,29 @@ def run(args, env=None, timeout=60):
     return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=timeout)
 
 
+def on_a_terminal(args, env=None):
+    """Runs with stderr on a pseudo-terminal; returns (stdout, what the terminal showed)."""
+    import pty
+    master, slave = pty.openpty()
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.Popen([BIN] + args, stdout=subprocess.PIPE, stderr=slave, text=True, env=e)
+    os.close(slave)
+    out, _ = p.communicate(timeout=60)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert p.returncode == 0, shown
+    return out, shown.decode(errors="replace")
+
+
 def client_env(colony, prv):
     return {"COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(colony.server.port),
             "COLONIES_PRVKEY": prv, "COLONIES_COLONY_NAME": "dev", "COLONIES_SERVER_PRVKEY": SERVER_PRVKEY}
@@ -79,6 +102,13 @@ def test_backup_of_a_running_server_and_restore(colony, tmp_path):
     restored = tmp_path / "restored"
     r = run(["restore", backup, "--data-dir", str(restored / "data")])
     assert r.returncode == 0, r.stderr
+    # not a terminal: the result line on stdout, no progress on stderr
+    assert r.stderr == "" and "files" in r.stdout, (r.stdout, r.stderr)
+    # on a terminal, progress on stderr (and the same result line)
+    out, err = on_a_terminal(["restore", backup, "--data-dir", str(restored / "tty")])
+    assert "restoring:" in err and "restored" in out, (out, err)
+    out, err = on_a_terminal(["backup", "backups/tty"], env=client_env(colony, colony.user_prv))
+    assert "backing up:" in err and "backup written to" in out, (out, err)
     assert run(["restore", backup, "--data-dir", str(restored / "data")]).returncode == 1  # not empty
     s2 = Colonyd(restored).start()
     try:
