@@ -79,12 +79,6 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Write colonyd's man pages (roff) into DIR
-    #[command(hide = true)]
-    Man {
-        /// Where the pages go
-        dir: std::path::PathBuf,
-    },
 }
 
 /// `colonyd process …`
@@ -514,13 +508,6 @@ fn copy_tree(
 pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     clap_complete::generate(shell, &mut cmd, "colonyd", out);
-}
-
-/// `colonyd man DIR`: `colonyd.1` and one page per command (`colonyd-serve.1`, …).
-pub fn man_pages(dir: &std::path::Path) -> Outcome {
-    std::fs::create_dir_all(dir).map_err(failed)?;
-    let cmd = <Cli as clap::CommandFactory>::command();
-    clap_mangen::generate_to(cmd, dir).map_err(failed)
 }
 
 /// Bytes for people: 1.5 GiB.

@@ -54,9 +54,9 @@ pub use server::run;
 /// The `colonyd` command line ([`commands::Cli`]) and the operator commands besides `serve`.
 pub mod commands {
     pub use crate::cli::{
-        backup, channel_tail, completions, man_pages, process_ls, restore, status, BackupArgs,
-        ChannelCommand, ChannelTailArgs, Cli, Command, ProcessCommand, ProcessLsArgs, RestoreArgs,
-        ServerArgs, StateArg, FAILURE, USAGE,
+        backup, channel_tail, completions, process_ls, restore, status, BackupArgs, ChannelCommand,
+        ChannelTailArgs, Cli, Command, ProcessCommand, ProcessLsArgs, RestoreArgs, ServerArgs,
+        StateArg, FAILURE, USAGE,
     };
 }
 

@@ -115,6 +115,5 @@ fn main() -> ExitCode {
             colonyd::commands::completions(shell, &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Some(Command::Man { dir }) => outcome(colonyd::commands::man_pages(&dir)),
     }
 }
