@@ -117,7 +117,7 @@ def test_power_cuts_lose_nothing_acknowledged(tmp_path, mode):
     fs = PowerCutFs(str(tmp_path), mode, SEED)
     fs.mount()
     server = Colonyd(tmp_path / "server", data_dir=os.path.join(fs.mnt, "data"),
-                     extra_args=["--channel-retention", "1h", "--sync", "always"])
+                     extra_args=["--channel-retention", "7d", "--sync", "always"])
     try:
         server.start()
         colony = Colony(server)
