@@ -1,6 +1,9 @@
 //! Prometheus metrics (`GET /metrics` on the separate `--metrics-listen` listener): request
 //! counts by payload type and status, request and sync latency histograms, appends and bytes,
-//! syncs, connections and subscribers, processes by state, store size and RSS.
+//! syncs, connections and subscribers, processes by state, store size, free disk and the
+//! reserve, the storage writer's watchdog probes, start time, version and RSS. Every name here
+//! is listed in README's metrics table; `contrib/` holds a Grafana dashboard and Prometheus
+//! rules over them (tests/python/test_dashboards.py checks both against a real scrape).
 
 use crate::store::Store;
 use std::collections::BTreeMap;
@@ -56,6 +59,14 @@ pub struct Counters {
     pub retention_purged: AtomicU64,
     /// Executors unregistered as stale.
     pub stale_executors: AtomicU64,
+    /// Watchdog probes of the storage writer (one no-op operation each).
+    pub watchdog_probes: AtomicU64,
+    /// Probes the writer did not answer within the watchdog interval.
+    pub watchdog_misses: AtomicU64,
+    /// When this process started serving (Unix seconds; set once at startup).
+    pub started_unix: AtomicU64,
+    /// `--min-free-disk` (set once at startup).
+    pub min_free_disk: AtomicU64,
 }
 
 /// Histogram bucket bounds in seconds.
@@ -286,6 +297,16 @@ pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
             "executors unregistered because they were not heard from",
             &c.stale_executors,
         ),
+        (
+            "colonyd_watchdog_probes_total",
+            "no-op operations sent to the storage writer by the watchdog",
+            &c.watchdog_probes,
+        ),
+        (
+            "colonyd_watchdog_misses_total",
+            "watchdog probes the storage writer did not answer within the interval",
+            &c.watchdog_misses,
+        ),
     ] {
         gauge(&mut out, name, help, "counter", v.load(Ordering::Relaxed));
     }
@@ -327,6 +348,36 @@ pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
         "bytes the store uses on disk",
         "gauge",
         store.disk_space(),
+    );
+    // statvfs failing leaves the series out of this scrape, like a storage error above
+    match rustix::fs::statvfs(store.path()) {
+        Ok(st) => gauge(
+            &mut out,
+            "colonyd_free_disk_bytes",
+            "bytes available to colonyd on the data directory's filesystem",
+            "gauge",
+            st.f_bavail.saturating_mul(st.f_frsize),
+        ),
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read free disk space"),
+    }
+    gauge(
+        &mut out,
+        "colonyd_min_free_disk_bytes",
+        "the reserve (--min-free-disk): below it, writes that add data are refused",
+        "gauge",
+        c.min_free_disk.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "colonyd_start_time_seconds",
+        "when this process started serving, Unix time",
+        "gauge",
+        c.started_unix.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP colonyd_build_info version of this binary\n# TYPE colonyd_build_info gauge\ncolonyd_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
     );
     gauge(
         &mut out,

@@ -236,6 +236,15 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
             min_free_disk: cfg.min_free_disk,
         };
     }
+    {
+        let c = &state.events.counters;
+        let now = crate::protocol::time::now_ns();
+        counter(
+            &c.started_unix,
+            u64::try_from(now / 1_000_000_000).unwrap_or(0),
+        );
+        counter(&c.min_free_disk, cfg.min_free_disk);
+    }
     if let Some(pf) = &cfg.port_file {
         std::fs::write(pf, format!("{}\n", addr.port()))
             .map_err(|e| format!("cannot write --port-file {}: {e}", pf.display()))?;
@@ -295,9 +304,13 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
     };
     let notifier = Arc::new(crate::notify::Notifier::from_env());
     notifier.send(&format!("READY=1\nSTATUS=serving on {addr}"));
-    let watchdog = crate::notify::watchdog_interval()
-        .filter(|_| notifier.enabled())
-        .map(|every| smol::spawn(watchdog(state.clone(), notifier.clone(), every)));
+    // the probe runs without systemd too (every 10 s), for colonyd_watchdog_misses_total
+    let systemd_watchdog = crate::notify::watchdog_interval().filter(|_| notifier.enabled());
+    let watchdog = smol::spawn(watchdog(
+        state.clone(),
+        systemd_watchdog.is_some().then(|| notifier.clone()),
+        systemd_watchdog.unwrap_or(Duration::from_secs(10)),
+    ));
     let mut shared = Shared::new(cfg.http.clone(), cfg.pubsub.clone());
     shared.tls = tls;
     let shared = Arc::new(shared);
@@ -417,15 +430,18 @@ async fn deadline_timer(state: Arc<ServerState>) {
     }
 }
 
-/// Pings systemd's watchdog while the executor runs this task and the storage writer answers
-/// a no-op within the interval; a stuck writer or executor stops the pings and systemd
-/// restarts colonyd.
+/// Probes the storage writer with a no-op every interval; under systemd (`notifier`), pings
+/// its watchdog while the executor runs this task and the writer answers within the interval,
+/// so a stuck writer or executor stops the pings and systemd restarts colonyd. Probes and
+/// misses are counted for the metrics either way.
 async fn watchdog(
     state: Arc<ServerState>,
-    notifier: Arc<crate::notify::Notifier>,
+    notifier: Option<Arc<crate::notify::Notifier>>,
     every: Duration,
 ) {
+    let counters = &state.events.counters;
     loop {
+        counter(&counters.watchdog_probes, 1);
         let healthy = futures_lite::FutureExt::or(
             async { state.writer.run(|_| Ok(())).await.is_ok() },
             async {
@@ -435,8 +451,11 @@ async fn watchdog(
         )
         .await;
         if healthy {
-            notifier.send("WATCHDOG=1");
+            if let Some(n) = &notifier {
+                n.send("WATCHDOG=1");
+            }
         } else {
+            counter(&counters.watchdog_misses, 1);
             tracing::warn!("storage writer did not answer within the watchdog interval");
         }
         if !sleep_unless_shutdown(&state, smol::Timer::after(every)).await {
