@@ -73,6 +73,14 @@ pub enum Command {
     /// colonies, executors, channels, processes and workflows by state; signs with
     /// COLONIES_SERVER_PRVKEY (the server owner)
     Status(StatusArgs),
+    /// Write the server's configuration state (colonies, executors and their approval, users,
+    /// functions, locations, blueprint definitions, blueprints, crons, generators) to FILE as
+    /// JSON ("-": standard output); signs with COLONIES_SERVER_PRVKEY (the server owner)
+    Export(ExportArgs),
+    /// Replay an export into any ColonyOS server, upstream or colonyd, signing each item with
+    /// the key its message needs from --keys; reports each item as created, present or
+    /// refused (with the key it needs); exit 1 if any was refused
+    Import(ImportArgs),
     /// Print a shell completion script: colonyd completions bash > /etc/bash_completion.d/colonyd
     Completions {
         /// The shell
@@ -210,6 +218,37 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// One JSON object (serverinfo, statistics, status as the server returns them)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `colonyd export`
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Where the server is
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The file to write ("-": standard output)
+    pub file: std::path::PathBuf,
+}
+
+/// `colonyd import`
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Where the target server is
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// A file `colonyd export` wrote
+    pub file: std::path::PathBuf,
+    /// Private keys to sign with, one per line (64 hex digits), optionally after a label; the
+    /// line labelled `server` is the target server owner's key (else COLONIES_SERVER_PRVKEY);
+    /// the others are matched by the IDs the items name (colony owners, executors, users)
+    #[arg(long, env = "COLONYD_IMPORT_KEYS", value_name = "FILE")]
+    pub keys: std::path::PathBuf,
+    /// Show what would be sent and which key signs it; send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The report as one JSON array instead of lines
     #[arg(long)]
     pub json: bool,
 }
@@ -397,6 +436,114 @@ pub fn backup(a: &BackupArgs) -> Outcome {
         v["dir"].as_str().unwrap_or(dir),
         v["records"]
     );
+    Ok(())
+}
+
+/// `colonyd export FILE`
+pub fn export(a: &ExportArgs) -> Outcome {
+    let key = key_from("COLONIES_SERVER_PRVKEY")?;
+    let doc = crate::migrate::export(&server_target(&a.server)?, &key).map_err(|e| {
+        if e.status == 403 && e.message.contains("colonydexportmsg") {
+            failed(format!(
+                "{e}: colonydexportmsg is colonyd's own (an upstream server does not answer it)"
+            ))
+        } else {
+            failed(e)
+        }
+    })?;
+    let mut text = serde_json::to_string_pretty(&doc).map_err(failed)?;
+    text.push('\n');
+    let colonies = doc["colonies"].as_array().map_or(0, Vec::len);
+    if a.file.as_os_str() == "-" {
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(failed)?;
+    } else {
+        // written beside, then renamed: a failed export never leaves half a file
+        let tmp = a.file.with_extension("partial");
+        std::fs::write(&tmp, &text)
+            .and_then(|()| std::fs::rename(&tmp, &a.file))
+            .map_err(|e| failed(format!("cannot write {}: {e}", a.file.display())))?;
+        let count = |field: &str| -> usize {
+            doc["colonies"].as_array().map_or(0, |cs| {
+                cs.iter()
+                    .map(|c| c[field].as_array().map_or(0, Vec::len))
+                    .sum()
+            })
+        };
+        eprintln!(
+            "exported {colonies} colonies, {} executors, {} users, {} functions, {} locations, \
+             {} blueprint definitions, {} blueprints, {} crons, {} generators to {}",
+            count("executors"),
+            count("users"),
+            count("functions"),
+            count("locations"),
+            count("blueprintdefinitions"),
+            count("blueprints"),
+            count("crons"),
+            count("generators"),
+            a.file.display()
+        );
+    }
+    Ok(())
+}
+
+/// `colonyd import FILE --keys KEYS`
+pub fn import(a: &ImportArgs) -> Outcome {
+    let text = std::fs::read_to_string(&a.file)
+        .map_err(|e| failed(format!("cannot read {}: {e}", a.file.display())))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| failed(format!("{} is not JSON: {e}", a.file.display())))?;
+    crate::migrate::check_document(&doc)
+        .map_err(|e| failed(format!("{}: {e}", a.file.display())))?;
+    let keys_text = std::fs::read_to_string(&a.keys)
+        .map_err(|e| failed(format!("cannot read {}: {e}", a.keys.display())))?;
+    let mut keys = crate::migrate::KeyRing::parse(&keys_text)
+        .map_err(|e| usage(format!("{}: {e}", a.keys.display())))?;
+    if let Ok(k) = key_from("COLONIES_SERVER_PRVKEY") {
+        keys.set_server(k);
+    }
+    if keys.is_empty() {
+        return Err(usage(format!("{} holds no keys", a.keys.display())));
+    }
+    let target = server_target(&a.server)?;
+    let json = a.json;
+    let mut print = |item: &crate::migrate::Item| {
+        if json {
+            return;
+        }
+        use crate::migrate::Outcome as O;
+        let (what, why) = match &item.outcome {
+            O::Created => ("created", String::new()),
+            O::Present => ("present", String::new()),
+            O::WouldSend => ("would send", format!(" (signed by {})", item.signer)),
+            O::Refused(m) => ("REFUSED", format!(": {m}")),
+        };
+        println!("{what:<10} {:<19} {}{why}", item.kind, item.name);
+    };
+    let report =
+        crate::migrate::import(&target, &doc, &keys, a.dry_run, &mut print).map_err(failed)?;
+    let n =
+        |f: fn(&crate::migrate::Outcome) -> bool| report.iter().filter(|i| f(&i.outcome)).count();
+    use crate::migrate::Outcome as O;
+    let refused = n(|o| matches!(o, O::Refused(_)));
+    if json {
+        let all: Vec<serde_json::Value> =
+            report.iter().map(crate::migrate::Item::to_json).collect();
+        println!("{}", serde_json::Value::Array(all));
+    } else {
+        println!(
+            "import into {}: {} created, {} present, {} would be sent, {refused} refused",
+            target.addr(),
+            n(|o| matches!(o, O::Created)),
+            n(|o| matches!(o, O::Present)),
+            n(|o| matches!(o, O::WouldSend)),
+        );
+    }
+    if refused > 0 {
+        return Err(failed(format!("{refused} items refused")));
+    }
     Ok(())
 }
 

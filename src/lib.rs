@@ -30,6 +30,7 @@ mod handlers;
 mod housekeeping;
 mod lifecycle;
 mod metrics;
+mod migrate;
 mod notify;
 mod peer;
 mod process;
@@ -54,9 +55,9 @@ pub use server::run;
 /// The `colonyd` command line ([`commands::Cli`]) and the operator commands besides `serve`.
 pub mod commands {
     pub use crate::cli::{
-        backup, channel_tail, completions, process_ls, restore, status, BackupArgs, ChannelCommand,
-        ChannelTailArgs, Cli, Command, ProcessCommand, ProcessLsArgs, RestoreArgs, ServerArgs,
-        StateArg, FAILURE, USAGE,
+        backup, channel_tail, completions, export, import, process_ls, restore, status, BackupArgs,
+        ChannelCommand, ChannelTailArgs, Cli, Command, ExportArgs, ImportArgs, ProcessCommand,
+        ProcessLsArgs, RestoreArgs, ServerArgs, StateArg, FAILURE, USAGE,
     };
 }
 

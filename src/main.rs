@@ -111,6 +111,8 @@ fn main() -> ExitCode {
         Some(Command::Backup(a)) => outcome(colonyd::commands::backup(&a)),
         Some(Command::Status(a)) => outcome(colonyd::commands::status(&a)),
         Some(Command::Restore(a)) => outcome(colonyd::commands::restore(&a)),
+        Some(Command::Export(a)) => outcome(colonyd::commands::export(&a)),
+        Some(Command::Import(a)) => outcome(colonyd::commands::import(&a)),
         Some(Command::Completions { shell }) => {
             colonyd::commands::completions(shell, &mut std::io::stdout());
             ExitCode::SUCCESS

@@ -710,6 +710,7 @@ fn matrix() -> Vec<Row> {
             &[ServerOwner],
         ),
         api("colonydstatusmsg", |_| json!({}), &[ServerOwner]),
+        api("colonydexportmsg", |_| json!({}), &[ServerOwner]),
         // crons
         api(
             "addcronmsg",

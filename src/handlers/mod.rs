@@ -264,6 +264,7 @@ async fn route(ctx: &mut Ctx<'_>, request: Request) -> Result<Vec<u8>, ApiError>
         R::ChangeExecutorId(m) => server::change_executor_id(ctx, m).await,
         R::Backup(m) => server::backup(ctx, m).await,
         R::Status(m) => server::status(ctx, m),
+        R::Export(m) => server::export(ctx, m),
         // served on /pubsub: `handle` refuses them before decoding
         R::SubscribeProcess(_) | R::SubscribeProcesses(_) | R::SubscribeChannel(_) => {
             Err(unknown_payload_type(ctx.payloadtype.name()))

@@ -192,6 +192,42 @@ pub fn status(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
     }))
 }
 
+/// `colonydexportmsg` (colonyd's own, server owner only): the configuration state of every
+/// colony — the colony, its executors (with their approval state), users, functions,
+/// locations, blueprint definitions, blueprints, crons and generators — in the entities' wire
+/// shapes, as `colonyd export` writes it and `colonyd import` replays it (README, "Moving to
+/// a bigger cluster"). Processes, workflows, logs, channels and files are not configuration
+/// and are left out.
+pub fn export(ctx: &mut Ctx<'_>, _: EmptyMsg) -> Result<Vec<u8>, ApiError> {
+    auth::server_owner(&ctx.state.server_id(), &ctx.signer)?;
+    let store = &ctx.state.store;
+    let mut colonies = Vec::new();
+    for colony in store.colonies()? {
+        let name = colony.name.clone();
+        let locations: Vec<crate::protocol::types::Location> =
+            store.scan(&store.registry, &keys::location(&name, None), usize::MAX)?;
+        colonies.push(serde_json::json!({
+            "colony": colony,
+            "executors": store.executors(&name)?,
+            "users": store.users(&name)?,
+            "functions": store.functions(&name, None)?,
+            "locations": locations,
+            "blueprintdefinitions": crate::blueprints::definitions(store, &name)?,
+            "blueprints": crate::blueprints::list(store, &name, "", "")?,
+            "crons": crate::schedules::list_crons(store, &name, usize::MAX)?,
+            "generators": crate::schedules::list_generators(store, &name, usize::MAX)?,
+        }));
+    }
+    json(&serde_json::json!({
+        "format": "colonyd-export",
+        "version": 1,
+        "exported": crate::protocol::time::Timestamp::now().to_rfc3339(),
+        "colonydversion": env!("CARGO_PKG_VERSION"),
+        "serverid": ctx.state.server_id(),
+        "colonies": colonies,
+    }))
+}
+
 /// Bytes allocated on disk under `dir` (the journal is preallocated sparse: its length says
 /// little about what it uses).
 fn allocated(dir: &std::path::Path) -> u64 {

@@ -324,6 +324,8 @@ requests! {
     Backup = "colonydbackupmsg", BackupMsg, Api, ServerOwner;
     /// The server's own state: uptime, sync mode, store size, free disk (colonyd's own).
     Status = "colonydstatusmsg", EmptyMsg, Api, ServerOwner;
+    /// The server's configuration state as one document, for `colonyd export` (colonyd's own).
+    Export = "colonydexportmsg", EmptyMsg, Api, ServerOwner;
     // subscriptions
     /// Waits for one process to reach a state.
     SubscribeProcess = "subscribeprocessmsg", SubscribeProcessMsg, Pubsub, Member;
