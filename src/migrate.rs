@@ -272,29 +272,33 @@ pub fn import(
             }
             done(item, &mut report);
         }
-        for u in list(&c["users"]) {
-            let item = send(
-                &mut client,
-                "user",
-                format!("{cname}/{}", text(&u["name"])),
-                &owner_id,
-                owner,
-                &format!("colony {cname}'s owner"),
-                json!({"msgtype": "addusermsg", "user": u}),
-            );
-            done(item, &mut report);
-        }
-        for l in list(&c["locations"]) {
-            let item = send(
-                &mut client,
-                "location",
-                format!("{cname}/{}", text(&l["name"])),
-                &owner_id,
-                owner,
-                &format!("colony {cname}'s owner"),
-                json!({"msgtype": "addlocationmsg", "location": l}),
-            );
-            done(item, &mut report);
+        // signed by the colony owner; locations before the blueprints that name them
+        for (kind, field, msgtype) in [
+            ("user", "users", "addusermsg"),
+            ("location", "locations", "addlocationmsg"),
+            (
+                "blueprintdefinition",
+                "blueprintdefinitions",
+                "addblueprintdefinitionmsg",
+            ),
+            ("blueprint", "blueprints", "addblueprintmsg"),
+        ] {
+            for o in list(&c[field]) {
+                // users and locations carry their name at the top, blueprints in metadata
+                let name = o["name"]
+                    .as_str()
+                    .unwrap_or_else(|| text(&o["metadata"]["name"]));
+                let item = send(
+                    &mut client,
+                    kind,
+                    format!("{cname}/{name}"),
+                    &owner_id,
+                    owner,
+                    &format!("colony {cname}'s owner"),
+                    json!({"msgtype": msgtype, (kind): o}),
+                );
+                done(item, &mut report);
+            }
         }
         // functions, signed by their executor; an executor's existing functions are listed
         // first (adding one twice is not an error upstream, it would count twice)
@@ -348,30 +352,6 @@ pub fn import(
                 key,
                 &format!("executor {cname}/{ename}"),
                 json!({"msgtype": "addfunctionmsg", "fun": fun}),
-            );
-            done(item, &mut report);
-        }
-        for d in list(&c["blueprintdefinitions"]) {
-            let item = send(
-                &mut client,
-                "blueprintdefinition",
-                format!("{cname}/{}", text(&d["metadata"]["name"])),
-                &owner_id,
-                owner,
-                &format!("colony {cname}'s owner"),
-                json!({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": d}),
-            );
-            done(item, &mut report);
-        }
-        for b in list(&c["blueprints"]) {
-            let item = send(
-                &mut client,
-                "blueprint",
-                format!("{cname}/{}", text(&b["metadata"]["name"])),
-                &owner_id,
-                owner,
-                &format!("colony {cname}'s owner"),
-                json!({"msgtype": "addblueprintmsg", "blueprint": b}),
             );
             done(item, &mut report);
         }

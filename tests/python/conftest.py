@@ -41,6 +41,22 @@ class Colony:
         return prv, eid
 
 
+def metrics_workload(server):
+    """A bit of everything the metrics count: a colony, a running process with one 5-byte
+    channel append, and a 404."""
+    from pycolonies import func_spec
+    colony = Colony(server)
+    c = colony.client
+    spec = func_spec("job", [], "dev", "cli")
+    spec.channels = ["chat"]
+    p = c.submit_func_spec(spec, colony.user_prv)
+    c.assign("dev", 5, colony.exec_prv)
+    c.channel_append(p.processid, "chat", 1, "12345", colony.exec_prv)
+    with pytest.raises(Exception):
+        c.get_process("0" * 64, colony.user_prv)
+    return colony
+
+
 @pytest.fixture
 def colony(server):
     return Colony(server)

@@ -22,9 +22,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from pycolonies import func_spec
 
-from conftest import Colony
+from conftest import metrics_workload
 from harness import Colonyd, free_port_socket, wait_for
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -64,20 +63,6 @@ def start_server(tmp_path):
     return s, m.group(1)
 
 
-def workload(s):
-    """A bit of everything: a colony, a running process, an append, a 404."""
-    colony = Colony(s)
-    c = colony.client
-    spec = func_spec("job", [], "dev", "cli")
-    spec.channels = ["chat"]
-    p = c.submit_func_spec(spec, colony.user_prv)
-    c.assign("dev", 5, colony.exec_prv)
-    c.channel_append(p.processid, "chat", 1, "hello", colony.exec_prv)
-    with pytest.raises(Exception):
-        c.get_process("0" * 64, colony.user_prv)
-    return colony
-
-
 def exported(text):
     """Metric names on a scrape, with each histogram's series names."""
     names = set()
@@ -91,7 +76,7 @@ def exported(text):
 def test_dashboard_and_rules_use_only_exported_metrics_and_show_all_of_them(tmp_path):
     s, url = start_server(tmp_path)
     try:
-        workload(s)
+        metrics_workload(s)
         text = urllib.request.urlopen(url).read().decode()
     finally:
         s.kill()
@@ -142,7 +127,7 @@ def test_a_real_prometheus_evaluates_every_dashboard_query_and_rule(tmp_path):
     s, url = start_server(tmp_path / "colonyd")
     prom = None
     try:
-        colony = workload(s)
+        colony = metrics_workload(s)
         target = urllib.parse.urlparse(url).netloc
         cfg = tmp_path / "prometheus.yml"
         cfg.write_text(

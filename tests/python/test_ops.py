@@ -11,7 +11,7 @@ import pytest
 from pycolonies import func_spec
 from websocket import create_connection
 
-from conftest import Colony
+from conftest import Colony, metrics_workload
 from harness import Colonyd
 
 
@@ -52,15 +52,7 @@ def test_metrics_are_scraped_from_a_separate_listener(tmp_path):
             m = re.search(r"metrics on (http://\S+)", s.log())
         assert m, s.log()
         url = m.group(1)
-        colony = Colony(s)
-        c = colony.client
-        spec = func_spec("job", [], "dev", "cli")
-        spec.channels = ["chat"]
-        p = c.submit_func_spec(spec, colony.user_prv)
-        c.assign("dev", 5, colony.exec_prv)
-        c.channel_append(p.processid, "chat", 1, "12345", colony.exec_prv)
-        with pytest.raises(Exception):
-            c.get_process("0" * 64, colony.user_prv)
+        metrics_workload(s)
         text = urllib.request.urlopen(url).read().decode()
         assert 'colonyd_requests_total{payloadtype="addcolonymsg",status="200"} 1' in text
         assert 'colonyd_requests_total{payloadtype="getprocessmsg",status="404"} 1' in text
