@@ -11,7 +11,7 @@ import pytest
 from pycolonies import func_spec
 from websocket import create_connection
 
-from conftest import Colony, metrics_workload
+from conftest import metrics_workload
 from harness import Colonyd
 
 
