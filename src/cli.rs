@@ -199,6 +199,10 @@ pub struct ChannelTailArgs {
     /// Stop after this many seconds without an entry
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub timeout: i64,
+    /// One JSON object per entry and line (JSON Lines): the entry as the server sends it,
+    /// plus `text`, its payload decoded
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `colonyd backup`
@@ -209,6 +213,9 @@ pub struct BackupArgs {
     pub server: ServerArgs,
     /// Directory the server writes the copy to
     pub dir: String,
+    /// The server's answer as JSON (`dir`, `records`)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `colonyd status`
@@ -381,11 +388,20 @@ pub fn channel_tail(a: &ChannelTailArgs) -> Outcome {
         if entries.is_empty() {
             return Ok(()); // the server ended the subscription
         }
-        for e in entries {
+        for mut e in entries {
             use base64::Engine;
             let payload = base64::engine::general_purpose::STANDARD
                 .decode(e["payload"].as_str().unwrap_or_default())
                 .unwrap_or_default();
+            if a.json {
+                if let Some(o) = e.as_object_mut() {
+                    let text = String::from_utf8_lossy(&payload).into_owned();
+                    o.insert("text".into(), serde_json::Value::String(text));
+                }
+                let _ = writeln!(out, "{e}");
+                let _ = out.flush();
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "{}\t{}\t{}\t{}",
@@ -431,6 +447,10 @@ pub fn backup(a: &BackupArgs) -> Outcome {
     waiting.store(false, std::sync::atomic::Ordering::Relaxed);
     let _ = ticker.join();
     let v = v.map_err(failed)?;
+    if a.json {
+        println!("{v}");
+        return Ok(());
+    }
     println!(
         "backup written to {} ({} records)",
         v["dir"].as_str().unwrap_or(dir),

@@ -67,6 +67,14 @@ def test_process_ls_and_channel_tail(colony):
     assert p.processid in r.stdout and "tailme" in r.stdout
     c.assign("dev", 5, colony.exec_prv)
     c.channel_append(p.processid, "log", 1, "hello", colony.exec_prv)
+    # --json: JSON Lines, the entries as the server sends them plus their text
+    import json
+    r = run(["channel", "tail", p.processid, "log", "--json", "--timeout", "1"],
+            env=client_env(colony, colony.user_prv))
+    assert r.returncode == 0, r.stderr
+    entries = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(e["sequence"], e["text"]) for e in entries] == [(1, "hello")]
+    assert entries[0]["senderid"] == colony.exec_id and entries[0]["type"] == "data"
     proc = subprocess.Popen([BIN, "channel", "tail", p.processid, "log", "--timeout", "20"],
                             stdout=subprocess.PIPE, text=True,
                             env={**os.environ, **client_env(colony, colony.user_prv)})
@@ -89,6 +97,11 @@ def test_backup_of_a_running_server_and_restore(colony, tmp_path):
     r = run(["backup", "backups/one"], env=client_env(colony, colony.user_prv))
     assert r.returncode == 0, r.stderr
     assert "backup written to" in r.stdout
+    import json
+    r = run(["backup", "backups/two", "--json"], env=client_env(colony, colony.user_prv))
+    assert r.returncode == 0, r.stderr
+    answer = json.loads(r.stdout)
+    assert answer["records"] > 0 and answer["dir"].endswith(os.path.join("backups", "two"))
     backup = os.path.join(colony.server.data_dir, "backups", "one")
     # a second backup into the same (non-empty) directory is refused
     assert run(["backup", "backups/one"], env=client_env(colony, colony.user_prv)).returncode == 1
