@@ -27,6 +27,14 @@ fn failed(e: impl std::fmt::Display) -> (u8, String) {
     (FAILURE, e.to_string())
 }
 
+/// `println!` that does not panic when standard output is gone (`colonyd import … | head`):
+/// the command goes on, the lines are dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn env(k: &str) -> Option<String> {
     std::env::var(k).ok().filter(|v| !v.is_empty())
 }
@@ -448,10 +456,10 @@ pub fn backup(a: &BackupArgs) -> Outcome {
     let _ = ticker.join();
     let v = v.map_err(failed)?;
     if a.json {
-        println!("{v}");
+        say!("{v}");
         return Ok(());
     }
-    println!(
+    say!(
         "backup written to {} ({} records)",
         v["dir"].as_str().unwrap_or(dir),
         v["records"]
@@ -540,7 +548,7 @@ pub fn import(a: &ImportArgs) -> Outcome {
             O::WouldSend => ("would send", format!(" (signed by {})", item.signer)),
             O::Refused(m) => ("REFUSED", format!(": {m}")),
         };
-        println!("{what:<10} {:<19} {}{why}", item.kind, item.name);
+        say!("{what:<10} {:<19} {}{why}", item.kind, item.name);
     };
     let report =
         crate::migrate::import(&target, &doc, &keys, a.dry_run, &mut print).map_err(failed)?;
@@ -551,9 +559,9 @@ pub fn import(a: &ImportArgs) -> Outcome {
     if json {
         let all: Vec<serde_json::Value> =
             report.iter().map(crate::migrate::Item::to_json).collect();
-        println!("{}", serde_json::Value::Array(all));
+        say!("{}", serde_json::Value::Array(all));
     } else {
-        println!(
+        say!(
             "import into {}: {} created, {} present, {} would be sent, {refused} refused",
             target.addr(),
             n(|o| matches!(o, O::Created)),
@@ -585,7 +593,7 @@ pub fn restore(a: &RestoreArgs) -> Outcome {
         )));
     }
     let (files, bytes) = copy_dir(&src, &dst.join("store")).map_err(failed)?;
-    println!(
+    say!(
         "restored {backup} into {data} ({files} files, {})",
         human_bytes(bytes)
     );

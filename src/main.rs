@@ -1,7 +1,7 @@
 //! The `colonyd` binary: parses the command line (`colonyd::commands::Cli`) and runs the
 //! command; `serve` is the default.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 fn env(k: &str) -> Option<String> {
@@ -59,7 +59,7 @@ fn serve(args: colonyd::ServeArgs) -> ExitCode {
         }
     };
     if print {
-        print!("{}", cfg.describe());
+        let _ = write!(std::io::stdout(), "{}", cfg.describe());
         return ExitCode::SUCCESS;
     }
     init_logs(&cfg.log_level);
@@ -100,8 +100,8 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Keygen) => {
             let k = colonyd::PrivateKey::generate();
-            println!("prvkey={}", k.to_hex());
-            println!("id={}", k.id());
+            let _ = writeln!(std::io::stdout(), "prvkey={}", k.to_hex());
+            let _ = writeln!(std::io::stdout(), "id={}", k.id());
             ExitCode::SUCCESS
         }
         Some(Command::Process(ProcessCommand::Ls(a))) => outcome(colonyd::commands::process_ls(&a)),

@@ -225,3 +225,21 @@ def test_export_and_import_refuse_bad_input_with_a_clear_message(tmp_path, colon
     (tmp_path / "badkeys").write_text("# keys\nserver nothex\n")
     r = run(["import", str(tmp_path / "empty.json"), "--keys", str(tmp_path / "badkeys")], env=env)
     assert r.returncode == 2 and "badkeys: line 2: not a private key" in r.stderr, r.stderr
+
+
+def test_commands_do_not_panic_when_their_output_is_gone(tmp_path, colony):
+    """`colonyd import … | head` and friends: a closed standard output ends no command with a
+    panic (Rust ignores SIGPIPE, so every write fails with EPIPE instead)."""
+    import subprocess
+    from harness import BIN
+    env = dict(os.environ, **env_for(colony.server, colony.server.env["COLONIES_SERVER_PRVKEY"]))
+    doc, _ = export(colony.server, env["COLONIES_SERVER_PRVKEY"], tmp_path / "a.json")
+    (tmp_path / "keys").write_text(colony.colony_prv + "\n")
+    for args in (["keygen"], ["import", str(tmp_path / "a.json"), "--keys", str(tmp_path / "keys"),
+                              "--dry-run"], ["export", "-"], ["status"]):
+        r_fd, w_fd = os.pipe()
+        os.close(r_fd)  # nobody reads: every write to stdout fails
+        p = subprocess.run([BIN] + args, stdout=w_fd, stderr=subprocess.PIPE, text=True,
+                           env=env, timeout=60)
+        os.close(w_fd)
+        assert "panicked" not in p.stderr, (args, p.stderr)
