@@ -63,10 +63,6 @@ pub struct Counters {
     pub watchdog_probes: AtomicU64,
     /// Probes the writer did not answer within the watchdog interval.
     pub watchdog_misses: AtomicU64,
-    /// When this process started serving (Unix seconds; set once at startup).
-    pub started_unix: AtomicU64,
-    /// `--min-free-disk` (set once at startup).
-    pub min_free_disk: AtomicU64,
 }
 
 /// Histogram bucket bounds in seconds.
@@ -148,8 +144,17 @@ fn gauge(out: &mut String, name: &str, help: &str, kind: &str, v: impl std::fmt:
     );
 }
 
+/// Facts about this process the page reports beside the counters (from the server's info).
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// When this process started serving (UTC nanoseconds).
+    pub started_ns: i64,
+    /// `--min-free-disk`.
+    pub min_free_disk: u64,
+}
+
 /// The metrics page.
-pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
+pub fn render(c: &Counters, store: &Store, fanout_channels: usize, facts: Facts) -> String {
     let mut out = String::with_capacity(8192);
     let _ = writeln!(
         out,
@@ -365,14 +370,14 @@ pub fn render(c: &Counters, store: &Store, fanout_channels: usize) -> String {
         "colonyd_min_free_disk_bytes",
         "the reserve (--min-free-disk): below it, writes that add data are refused",
         "gauge",
-        c.min_free_disk.load(Ordering::Relaxed),
+        facts.min_free_disk,
     );
     gauge(
         &mut out,
         "colonyd_start_time_seconds",
         "when this process started serving, Unix time",
         "gauge",
-        c.started_unix.load(Ordering::Relaxed),
+        facts.started_ns / 1_000_000_000,
     );
     let _ = writeln!(
         out,

@@ -236,15 +236,6 @@ pub fn run(cfg: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<i32, Sta
             min_free_disk: cfg.min_free_disk,
         };
     }
-    {
-        let c = &state.events.counters;
-        let now = crate::protocol::time::now_ns();
-        counter(
-            &c.started_unix,
-            u64::try_from(now / 1_000_000_000).unwrap_or(0),
-        );
-        counter(&c.min_free_disk, cfg.min_free_disk);
-    }
     if let Some(pf) = &cfg.port_file {
         std::fs::write(pf, format!("{}\n", addr.port()))
             .map_err(|e| format!("cannot write --port-file {}: {e}", pf.display()))?;

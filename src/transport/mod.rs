@@ -299,12 +299,22 @@ pub async fn serve_metrics(listener: TcpListener, state: Arc<ServerState>) {
                         let (status, body) = if req.method() == hyper::Method::GET
                             && req.uri().path() == "/metrics"
                         {
+                            let info = st
+                                .info
+                                .read()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            let facts = crate::metrics::Facts {
+                                started_ns: info.started_ns,
+                                min_free_disk: info.min_free_disk,
+                            };
+                            drop(info);
                             (
                                 200,
                                 crate::metrics::render(
                                     &st.events.counters,
                                     &st.store,
                                     st.events.fanout.active(),
+                                    facts,
                                 ),
                             )
                         } else {
